@@ -1,0 +1,30 @@
+-- settings.lua: read, and optionally change, a concert's admission settings.
+--
+-- KEYS[1] queue    hash  settings and state (see admit.lua)
+-- KEYS[2] waiting  zset
+-- KEYS[3] active   zset
+-- ARGV[1] now (unix ms)
+-- ARGV[2] default admit_per_second
+-- ARGV[3] default max_active
+-- ARGV[4] default active_ttl_ms
+-- ARGV[5..] field, value pairs to set (admit_per_second, max_active,
+--           active_ttl_ms, paused); none to only read
+--
+-- Returns {admit_per_second * 1000, max_active, active_ttl_ms, paused,
+--          admitted_total, waiting, active}
+-- Every replica's admission step reads these fields on its next tick, so a
+-- change reaches all of them within one tick.
+
+local q = KEYS[1]
+local now = tonumber(ARGV[1])
+redis.call('HSETNX', q, 'admit_per_second', ARGV[2])
+redis.call('HSETNX', q, 'max_active', ARGV[3])
+redis.call('HSETNX', q, 'active_ttl_ms', ARGV[4])
+redis.call('HSETNX', q, 'paused', '0')
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', q, ARGV[i], ARGV[i + 1])
+end
+local s = redis.call('HMGET', q, 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'admitted_total')
+return {math.floor((tonumber(s[1]) or 0) * 1000 + 0.5), tonumber(s[2]) or 0, tonumber(s[3]) or 0,
+  s[4] == '1' and 1 or 0, tonumber(s[5]) or 0, redis.call('ZCARD', KEYS[2]),
+  redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')}

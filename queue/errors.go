@@ -1,0 +1,36 @@
+package queue
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors of the queue. The HTTP layer maps each to the contract's
+// status and code.
+var (
+	// ErrInvalidToken: missing, malformed, altered or foreign token.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrTokenExpired: the token lapsed while waiting, its admission lapsed,
+	// or it was released after a payment.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrNotAdmitted: the token is still waiting. Errors of this kind are
+	// *NotAdmittedError and carry the queue position.
+	ErrNotAdmitted = errors.New("not admitted yet")
+	// ErrInvalidSettings: an admission setting out of range.
+	ErrInvalidSettings = errors.New("invalid admission settings")
+)
+
+// NotAdmittedError is returned for a waiting token on a route that needs an
+// active one; it carries the token's (upper bound of its) place in line.
+type NotAdmittedError struct {
+	Position int64
+}
+
+func (e *NotAdmittedError) Error() string {
+	return "not admitted yet: position " + strconv.FormatInt(e.Position, 10)
+}
+
+// Is makes errors.Is(err, ErrNotAdmitted) hold.
+func (e *NotAdmittedError) Is(target error) bool { return target == ErrNotAdmitted }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

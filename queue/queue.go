@@ -1,0 +1,377 @@
+// Package queue is rushgate's waiting line: it issues signed tokens, keeps
+// strict first-come-first-served order in Redis sorted sets, admits from the
+// head of the line at the rate an admin sets, and answers where a token stands.
+//
+// Every replica runs the same admission step (lua/admit.lua) whose state lives
+// in Redis, so any number of replicas admit exactly as one would. Each replica
+// keeps a fresh copy of how far admission has reached (the head of the line);
+// a waiting token carries its arrival sequence, so a poll is a subtraction and
+// costs no Redis round trip.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/keyspace"
+	"github.com/rushgate/rushgate/lua"
+	"github.com/rushgate/rushgate/userid"
+)
+
+// Settings are the admission settings of one concert. They live in Redis, so
+// every replica obeys the same ones.
+type Settings struct {
+	AdmitPerSecond float64
+	MaxActive      int64
+	ActiveTTL      time.Duration
+	Paused         bool
+}
+
+// Config configures a Queue.
+type Config struct {
+	// TokenTTL is how long a waiting token lives after issue.
+	TokenTTL time.Duration
+	// Defaults are the settings of a concert that has none in Redis yet.
+	Defaults Settings
+	// Batch is the most tokens one admission step admits (bounds script time).
+	Batch int
+	// BucketDepth is the largest burst, in seconds of the admission rate.
+	BucketDepth time.Duration
+	// StaleAfter is how old the local copy of a concert's admission state may
+	// be before a poll reads Redis instead.
+	StaleAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = 2 * time.Hour
+	}
+	if c.Defaults.ActiveTTL <= 0 {
+		c.Defaults.ActiveTTL = 10 * time.Minute
+	}
+	if c.Batch <= 0 {
+		c.Batch = 2000
+	}
+	if c.BucketDepth <= 0 {
+		c.BucketDepth = 250 * time.Millisecond
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 2 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Queue is the waiting line of every concert, backed by one Redis.
+type Queue struct {
+	rdb    redis.UniversalClient
+	keys   keyspace.Space
+	signer *Signer
+	cfg    Config
+
+	mu    sync.RWMutex
+	views map[int64]*view
+}
+
+// New returns a Queue on rdb whose keys live in keys.
+func New(rdb redis.UniversalClient, keys keyspace.Space, signer *Signer, cfg Config) *Queue {
+	cfg.setDefaults()
+	return &Queue{rdb: rdb, keys: keys, signer: signer, cfg: cfg, views: make(map[int64]*view)}
+}
+
+// Signer returns the signer of this queue's tokens.
+func (q *Queue) Signer() *Signer { return q.signer }
+
+// Status of a token.
+const (
+	StatusWaiting = "waiting"
+	StatusActive  = "active"
+)
+
+// Ticket is the answer to entering the line.
+type Ticket struct {
+	Token       string
+	Claims      Token
+	Created     bool // false when the user's live token was returned again
+	Status      string
+	Position    int64 // 1-based among waiting tokens; 0 once active
+	ActiveUntil time.Time
+}
+
+// Enter puts userID in the line of concertID, or returns the live token the
+// user already holds there (a user never gets a second place in line).
+// The caller checks that the concert exists.
+func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Ticket, error) {
+	if !userid.Valid(userID) || concertID <= 0 {
+		return Ticket{}, fmt.Errorf("queue: enter: bad user or concert")
+	}
+	k := q.keys.Concert(concertID)
+	now := q.cfg.Now()
+	res, err := lua.Enter.Run(ctx, q.rdb,
+		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline()},
+		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds()).Int64Slice()
+	if err != nil {
+		return Ticket{}, fmt.Errorf("queue: enter: %w", err)
+	}
+	if len(res) != 5 {
+		return Ticket{}, fmt.Errorf("queue: enter: unexpected reply %v", res)
+	}
+	issued := time.Unix(res[2], 0)
+	claims := Token{
+		ConcertID: concertID,
+		Seq:       res[1],
+		UserID:    userID,
+		IssuedAt:  issued,
+		ExpiresAt: issued.Add(q.cfg.TokenTTL).Truncate(time.Second),
+	}
+	t := Ticket{Token: q.signer.Sign(claims), Claims: claims, Created: res[0] == 1, Status: StatusWaiting, Position: res[3]}
+	if res[4] > 0 {
+		t.Status, t.Position, t.ActiveUntil = StatusActive, 0, time.UnixMilli(res[4])
+	}
+	return t, nil
+}
+
+// Position is where a token stands.
+type Position struct {
+	Status        string
+	QueuePosition int64 // 0 when active
+	Ahead         int64
+	// EstimatedWait is nil while the queue is paused or no rate is known.
+	EstimatedWait *time.Duration
+	PollAfter     time.Duration
+	ActiveUntil   time.Time
+}
+
+// Position answers a poll. A waiting token costs no Redis round trip while
+// this replica's copy of the concert's admission state is fresh; the position
+// given is then an upper bound of the true one (tokens ahead that lapsed are
+// still counted until admission passes them). Returns ErrTokenExpired.
+func (q *Queue) Position(ctx context.Context, t Token) (Position, error) {
+	now := q.cfg.Now()
+	v, err := q.view(ctx, t.ConcertID, now)
+	if err != nil {
+		return Position{}, err
+	}
+	if t.Seq > v.head {
+		if !now.Before(t.ExpiresAt) {
+			return Position{}, ErrTokenExpired
+		}
+		return v.waitingPosition(t.Seq), nil
+	}
+	until, err := q.activeUntil(ctx, t, now)
+	if err != nil {
+		return Position{}, err
+	}
+	return Position{Status: StatusActive, ActiveUntil: until}, nil
+}
+
+// Admitted checks that t is active now, in one Redis round trip, and returns
+// when its admission lapses. Returns ErrTokenExpired, or a *NotAdmittedError
+// for a token still waiting.
+func (q *Queue) Admitted(ctx context.Context, t Token) (time.Time, error) {
+	now := q.cfg.Now()
+	until, err := q.activeUntil(ctx, t, now)
+	if !errors.Is(err, ErrTokenExpired) {
+		return until, err
+	}
+	v, verr := q.view(ctx, t.ConcertID, now)
+	if verr != nil {
+		return time.Time{}, verr
+	}
+	if t.Seq > v.head && now.Before(t.ExpiresAt) {
+		return time.Time{}, &NotAdmittedError{Position: t.Seq - v.head}
+	}
+	return time.Time{}, ErrTokenExpired
+}
+
+// activeUntil returns when t's admission lapses, or ErrTokenExpired when it
+// is not active.
+func (q *Queue) activeUntil(ctx context.Context, t Token, now time.Time) (time.Time, error) {
+	score, err := q.rdb.ZScore(ctx, q.keys.Concert(t.ConcertID).Active(), t.member()).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, ErrTokenExpired
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("queue: active check: %w", err)
+	}
+	until := time.UnixMilli(int64(score))
+	if !now.Before(until) {
+		return time.Time{}, ErrTokenExpired
+	}
+	return until, nil
+}
+
+// Release frees t's active slot (after a payment): the token can no longer be
+// used and the next in line can be admitted. Releasing twice is harmless.
+func (q *Queue) Release(ctx context.Context, t Token) error {
+	k := q.keys.Concert(t.ConcertID)
+	err := lua.Release.Run(ctx, q.rdb, []string{k.Active(), k.ActiveUsers()}, itoa(t.Seq), t.UserID).Err()
+	if err != nil {
+		return fmt.Errorf("queue: release: %w", err)
+	}
+	return nil
+}
+
+// Admission is the outcome of one admission step, and the concert's state
+// right after it.
+type Admission struct {
+	Admitted      int64
+	Head          int64 // highest arrival sequence admission has passed
+	Waiting       int64
+	Active        int64
+	AdmittedTotal int64
+	Settings      Settings
+}
+
+// Admit runs one admission step for concertID: it lapses active tokens whose
+// time is up, then admits from the head of the line as many as the token
+// bucket and max_active allow, skipping waiting tokens that expired.
+// Safe to call from any number of replicas at once.
+func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
+	k := q.keys.Concert(concertID)
+	now := q.cfg.Now()
+	d := q.cfg.Defaults
+	res, err := lua.Admit.Run(ctx, q.rdb,
+		[]string{k.Queue(), k.Waiting(), k.Active(), k.ActiveUsers(), k.Timeline()},
+		now.UnixMilli(), formatRate(d.AdmitPerSecond), d.MaxActive, d.ActiveTTL.Milliseconds(),
+		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds()).Int64Slice()
+	if err != nil {
+		return Admission{}, fmt.Errorf("queue: admit: %w", err)
+	}
+	if len(res) != 9 {
+		return Admission{}, fmt.Errorf("queue: admit: unexpected reply %v", res)
+	}
+	a := Admission{
+		Admitted: res[0], Head: res[1], Waiting: res[2], Active: res[3], AdmittedTotal: res[4],
+		Settings: Settings{
+			Paused:         res[5] == 1,
+			AdmitPerSecond: float64(res[6]) / 1000,
+			MaxActive:      res[7],
+			ActiveTTL:      time.Duration(res[8]) * time.Millisecond,
+		},
+	}
+	q.observe(concertID, now, a)
+	return a, nil
+}
+
+// Status is what an admin sees of a concert's line.
+type Status struct {
+	Settings
+	Waiting       int64
+	Active        int64
+	AdmittedTotal int64
+}
+
+// SettingsPatch names the settings to change; nil fields stay as they are.
+type SettingsPatch struct {
+	AdmitPerSecond *float64
+	MaxActive      *int64
+	ActiveTTL      *time.Duration
+	Paused         *bool
+}
+
+// Limits of the admission settings.
+const (
+	MaxAdmitPerSecond = 1_000_000
+	MaxMaxActive      = 10_000_000
+	MaxActiveTTL      = 24 * time.Hour
+)
+
+// Validate returns ErrInvalidSettings when a field is out of range.
+func (p SettingsPatch) Validate() error {
+	if v := p.AdmitPerSecond; v != nil && (math.IsNaN(*v) || *v < 0 || *v > MaxAdmitPerSecond) {
+		return fmt.Errorf("%w: admit_per_second must be 0 … %d", ErrInvalidSettings, MaxAdmitPerSecond)
+	}
+	if v := p.MaxActive; v != nil && (*v < 0 || *v > MaxMaxActive) {
+		return fmt.Errorf("%w: max_active must be 0 … %d", ErrInvalidSettings, MaxMaxActive)
+	}
+	if v := p.ActiveTTL; v != nil && (*v < time.Second || *v > MaxActiveTTL) {
+		return fmt.Errorf("%w: active_ttl_seconds must be 1 … %d", ErrInvalidSettings, int(MaxActiveTTL.Seconds()))
+	}
+	return nil
+}
+
+// Status returns the settings and counts of concertID's line.
+func (q *Queue) Status(ctx context.Context, concertID int64) (Status, error) {
+	return q.UpdateSettings(ctx, concertID, SettingsPatch{})
+}
+
+// UpdateSettings changes the admission settings of concertID and returns the
+// result. Every replica's admission loop applies them on its next tick.
+// Returns ErrInvalidSettings.
+func (q *Queue) UpdateSettings(ctx context.Context, concertID int64, p SettingsPatch) (Status, error) {
+	if err := p.Validate(); err != nil {
+		return Status{}, err
+	}
+	k := q.keys.Concert(concertID)
+	d := q.cfg.Defaults
+	args := []any{q.cfg.Now().UnixMilli(), formatRate(d.AdmitPerSecond), d.MaxActive, d.ActiveTTL.Milliseconds()}
+	if p.AdmitPerSecond != nil {
+		args = append(args, "admit_per_second", formatRate(*p.AdmitPerSecond))
+	}
+	if p.MaxActive != nil {
+		args = append(args, "max_active", *p.MaxActive)
+	}
+	if p.ActiveTTL != nil {
+		args = append(args, "active_ttl_ms", p.ActiveTTL.Milliseconds())
+	}
+	if p.Paused != nil {
+		paused := "0"
+		if *p.Paused {
+			paused = "1"
+		}
+		args = append(args, "paused", paused)
+	}
+	res, err := lua.Settings.Run(ctx, q.rdb, []string{k.Queue(), k.Waiting(), k.Active()}, args...).Int64Slice()
+	if err != nil {
+		return Status{}, fmt.Errorf("queue: settings: %w", err)
+	}
+	if len(res) != 7 {
+		return Status{}, fmt.Errorf("queue: settings: unexpected reply %v", res)
+	}
+	return Status{
+		Settings: Settings{
+			AdmitPerSecond: float64(res[0]) / 1000,
+			MaxActive:      res[1],
+			ActiveTTL:      time.Duration(res[2]) * time.Millisecond,
+			Paused:         res[3] == 1,
+		},
+		AdmittedTotal: res[4], Waiting: res[5], Active: res[6],
+	}, nil
+}
+
+func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
+
+// Run runs the admission loop until ctx ends: every interval, one admission
+// step for each concert that concerts returns. Errors are passed to onError
+// (which may be nil) and the loop goes on: a Redis outage pauses admission,
+// and admission resumes by itself when Redis answers again.
+func (q *Queue) Run(ctx context.Context, interval time.Duration, concerts func() []int64, onError func(concertID int64, err error)) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		for _, id := range concerts() {
+			stepCtx, cancel := context.WithTimeout(ctx, interval*4+time.Second)
+			_, err := q.Admit(stepCtx, id)
+			cancel()
+			if err != nil && ctx.Err() == nil && onError != nil {
+				onError(id, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

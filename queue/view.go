@@ -1,0 +1,137 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// view is this replica's copy of a concert's admission state, refreshed by
+// every admission step it runs. Heads only grow, so a stale view can only
+// overstate a position, never understate it.
+type view struct {
+	at       time.Time
+	head     int64
+	settings Settings
+	// samples of admitted_total over the last rateWindow, oldest first, for
+	// the admission rate actually measured.
+	samples []sample
+}
+
+type sample struct {
+	at    time.Time
+	total int64
+}
+
+const rateWindow = 10 * time.Second
+
+// measuredRate is admissions per second over the sample window, or 0 when
+// the window is too short to tell.
+func (v *view) measuredRate() float64 {
+	if len(v.samples) < 2 {
+		return 0
+	}
+	first, last := v.samples[0], v.samples[len(v.samples)-1]
+	span := last.at.Sub(first.at).Seconds()
+	if span < 2 {
+		return 0
+	}
+	return float64(last.total-first.total) / span
+}
+
+// waitingPosition is the answer for a waiting token of sequence seq > head.
+func (v *view) waitingPosition(seq int64) Position {
+	pos := seq - v.head
+	p := Position{Status: StatusWaiting, QueuePosition: pos, Ahead: pos - 1}
+	rate := v.measuredRate()
+	if rate <= 0 {
+		rate = v.settings.AdmitPerSecond
+	}
+	if !v.settings.Paused && rate > 0 {
+		wait := time.Duration(math.Ceil(float64(p.Ahead)/rate)) * time.Second
+		p.EstimatedWait = &wait
+	}
+	p.PollAfter = PollAfter(pos, rate, v.settings.Paused)
+	return p
+}
+
+// Poll intervals: the front of the line polls often, the back rarely.
+const (
+	MinPollAfter = time.Second
+	MaxPollAfter = 30 * time.Second
+)
+
+// PollAfter says how long a client at position pos should wait before its next
+// poll: a tenth of its expected wait, within [MinPollAfter, MaxPollAfter], so
+// that each client polls about ten times whatever its distance, and the poll
+// load of a long line stays flat instead of growing with its length.
+func PollAfter(pos int64, rate float64, paused bool) time.Duration {
+	var d time.Duration
+	if paused || rate <= 0 {
+		d = time.Duration(pos) * 10 * time.Millisecond
+	} else {
+		d = time.Duration(float64(pos) / rate / 10 * float64(time.Second))
+	}
+	return min(max(d, MinPollAfter), MaxPollAfter).Round(100 * time.Millisecond)
+}
+
+// observe records the state an admission step left behind.
+func (q *Queue) observe(concertID int64, now time.Time, a Admission) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	v := q.views[concertID]
+	if v == nil {
+		v = &view{}
+		q.views[concertID] = v
+	}
+	v.at = now
+	if a.Head > v.head {
+		v.head = a.Head
+	}
+	v.settings = a.Settings
+	v.samples = append(v.samples, sample{at: now, total: a.AdmittedTotal})
+	cut := 0
+	for cut < len(v.samples)-1 && now.Sub(v.samples[cut].at) > rateWindow {
+		cut++
+	}
+	v.samples = v.samples[cut:]
+}
+
+// view returns a copy of concertID's view, reading Redis (one round trip)
+// when this replica's copy is missing or stale — as it is when the admission
+// loop cannot reach Redis, so an outage is reported instead of hidden.
+func (q *Queue) view(ctx context.Context, concertID int64, now time.Time) (view, error) {
+	q.mu.RLock()
+	v := q.views[concertID]
+	var cp view
+	fresh := v != nil && now.Sub(v.at) < q.cfg.StaleAfter
+	if fresh {
+		cp = view{at: v.at, head: v.head, settings: v.settings, samples: v.samples}
+	}
+	q.mu.RUnlock()
+	if fresh {
+		return cp, nil
+	}
+	vals, err := q.rdb.HMGet(ctx, q.keys.Concert(concertID).Queue(), "head", "admit_per_second", "paused").Result()
+	if err != nil && err != redis.Nil {
+		return view{}, fmt.Errorf("queue: read admission state: %w", err)
+	}
+	cp = view{at: now, settings: q.cfg.Defaults}
+	if s, ok := vals[0].(string); ok {
+		cp.head, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s, ok := vals[1].(string); ok {
+		cp.settings.AdmitPerSecond, _ = strconv.ParseFloat(s, 64)
+	}
+	if s, ok := vals[2].(string); ok {
+		cp.settings.Paused = s == "1"
+	}
+	if v != nil && v.head > cp.head {
+		cp.head = v.head
+	}
+	return cp, nil
+}
