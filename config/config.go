@@ -1,0 +1,180 @@
+// Package config reads rushgate's configuration from the environment, with
+// the contract's defaults, and prints it with secrets masked.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of a gateway process.
+type Config struct {
+	Addr            string
+	RedisURL        string
+	DatabaseURL     string
+	AdminToken      string // secret
+	TokenSecret     string // secret
+	AdmitPerSecond  float64
+	MaxActive       int64
+	TokenTTL        time.Duration
+	ActiveTTL       time.Duration
+	HoldTTL         time.Duration
+	MaxHoldsPerUser int
+	EnterRatePerIP  float64
+	TrustedProxies  []string
+	AdmitInterval   time.Duration
+	ShutdownGrace   time.Duration
+	RedisTimeout    time.Duration
+	DBTimeout       time.Duration
+	LogLevel        slog.Level
+	KeyPrefix       string
+}
+
+// Load reads the configuration through getenv (os.Getenv in production).
+// Every malformed value is reported, not silently replaced by its default.
+func Load(getenv func(string) string) (Config, error) {
+	r := reader{getenv: getenv}
+	c := Config{
+		Addr:            r.str("ADDR", ":8080"),
+		RedisURL:        r.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		DatabaseURL:     r.str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rushgate?sslmode=disable"),
+		AdminToken:      getenv("ADMIN_TOKEN"),
+		TokenSecret:     getenv("TOKEN_SECRET"),
+		AdmitPerSecond:  r.float("ADMIT_PER_SECOND", 100, 0, 1_000_000),
+		MaxActive:       int64(r.int("MAX_ACTIVE", 1000, 0, 10_000_000)),
+		TokenTTL:        r.dur("TOKEN_TTL", 2*time.Hour),
+		ActiveTTL:       r.dur("ACTIVE_TTL", 10*time.Minute),
+		HoldTTL:         r.dur("HOLD_TTL", 5*time.Minute),
+		MaxHoldsPerUser: r.int("MAX_HOLDS_PER_USER", 4, 1, 1000),
+		EnterRatePerIP:  r.float("ENTER_RATE_PER_IP", 20, 0, 1_000_000),
+		TrustedProxies:  r.list("TRUSTED_PROXIES"),
+		AdmitInterval:   r.dur("ADMIT_INTERVAL", 50*time.Millisecond),
+		ShutdownGrace:   r.dur("SHUTDOWN_GRACE", 15*time.Second),
+		RedisTimeout:    r.dur("REDIS_TIMEOUT", 500*time.Millisecond),
+		DBTimeout:       r.dur("DB_TIMEOUT", 3*time.Second),
+		KeyPrefix:       r.str("KEY_PREFIX", "rg:"),
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
+		r.errs = append(r.errs, fmt.Sprintf("LOG_LEVEL: %v", err))
+	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				r.errs = append(r.errs, fmt.Sprintf("TRUSTED_PROXIES: %q is neither an address nor a CIDR", p))
+			}
+		}
+	}
+	if len(r.errs) > 0 {
+		return c, fmt.Errorf("config: %s", strings.Join(r.errs, "; "))
+	}
+	return c, nil
+}
+
+// LogValue prints the configuration with secrets and passwords masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("redis_url", maskURL(c.RedisURL)),
+		slog.String("database_url", maskURL(c.DatabaseURL)),
+		slog.String("admin_token", mask(c.AdminToken)),
+		slog.String("token_secret", mask(c.TokenSecret)),
+		slog.Float64("admit_per_second", c.AdmitPerSecond),
+		slog.Int64("max_active", c.MaxActive),
+		slog.Duration("token_ttl", c.TokenTTL),
+		slog.Duration("active_ttl", c.ActiveTTL),
+		slog.Duration("hold_ttl", c.HoldTTL),
+		slog.Int("max_holds_per_user", c.MaxHoldsPerUser),
+		slog.Float64("enter_rate_per_ip", c.EnterRatePerIP),
+		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.Duration("admit_interval", c.AdmitInterval),
+		slog.Duration("shutdown_grace", c.ShutdownGrace),
+		slog.Duration("redis_timeout", c.RedisTimeout),
+		slog.Duration("db_timeout", c.DBTimeout),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("key_prefix", c.KeyPrefix),
+	)
+}
+
+func mask(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	return "(set)"
+}
+
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []string
+}
+
+func (r *reader) str(name, def string) string {
+	if v := r.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) dur(name string, def time.Duration) time.Duration {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not a positive Go duration (e.g. 5m)", name, v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) int(name string, def, lo, hi int) int {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not an integer from %d to %d", name, v, lo, hi))
+		return def
+	}
+	return n
+}
+
+func (r *reader) float(name string, def, lo, hi float64) float64 {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < lo || n > hi {
+		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not a number from %g to %g", name, v, lo, hi))
+		return def
+	}
+	return n
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.getenv(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

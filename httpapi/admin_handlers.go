@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/queue"
+)
+
+type queueStatusResponse struct {
+	ConcertID        int64   `json:"concert_id"`
+	Waiting          int64   `json:"waiting"`
+	Active           int64   `json:"active"`
+	AdmitPerSecond   float64 `json:"admit_per_second"`
+	MaxActive        int64   `json:"max_active"`
+	ActiveTTLSeconds int64   `json:"active_ttl_seconds"`
+	Paused           bool    `json:"paused"`
+	AdmittedTotal    int64   `json:"admitted_total"`
+}
+
+// adminConcert reads ?concert_id= (default concert when absent) and checks
+// that the concert exists.
+func (s *server) adminConcert(c *gin.Context) (int64, error) {
+	id := s.DefaultConcert
+	if raw, ok := c.GetQuery("concert_id"); ok {
+		var err error
+		if id, err = parseInt("concert_id", raw, 1, maxID); err != nil {
+			return 0, err
+		}
+	}
+	ok, err := s.Booking.ConcertExists(c.Request.Context(), id)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, booking.ErrConcertNotFound
+	}
+	return id, nil
+}
+
+// handleAdminQueue is GET /admin/queue.
+func (s *server) handleAdminQueue(c *gin.Context) {
+	id, err := s.adminConcert(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	st, err := s.Queue.Status(c.Request.Context(), id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toQueueStatus(id, st))
+}
+
+// handleAdminPatchQueue is PATCH /admin/queue: change any of the admission
+// settings; every replica applies them on its next admission tick.
+func (s *server) handleAdminPatchQueue(c *gin.Context) {
+	id, err := s.adminConcert(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f, err := readFields(c, false)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var p queue.SettingsPatch
+	if f.has("admit_per_second") {
+		v, err := f.number("admit_per_second", 0, queue.MaxAdmitPerSecond)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		p.AdmitPerSecond = &v
+	}
+	if f.has("max_active") {
+		v, err := f.int("max_active", 0, queue.MaxMaxActive)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		p.MaxActive = &v
+	}
+	if f.has("active_ttl_seconds") {
+		v, err := f.int("active_ttl_seconds", 1, int64(queue.MaxActiveTTL/time.Second))
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		d := time.Duration(v) * time.Second
+		p.ActiveTTL = &d
+	}
+	if f.has("paused") {
+		v, err := f.bool("paused")
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		p.Paused = &v
+	}
+	st, err := s.Queue.UpdateSettings(c.Request.Context(), id, p)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.log.InfoContext(c.Request.Context(), "admission settings changed", "concert_id", id,
+		"admit_per_second", st.AdmitPerSecond, "max_active", st.MaxActive,
+		"active_ttl", st.ActiveTTL, "paused", st.Paused)
+	c.JSON(http.StatusOK, toQueueStatus(id, st))
+}
+
+func toQueueStatus(id int64, st queue.Status) queueStatusResponse {
+	return queueStatusResponse{
+		ConcertID: id, Waiting: st.Waiting, Active: st.Active,
+		AdmitPerSecond: st.AdmitPerSecond, MaxActive: st.MaxActive,
+		ActiveTTLSeconds: int64(st.ActiveTTL / time.Second), Paused: st.Paused,
+		AdmittedTotal: st.AdmittedTotal,
+	}
+}

@@ -1,0 +1,96 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// handleAvailableDates is GET /api/reservationData/available.
+func (s *server) handleAvailableDates(c *gin.Context) {
+	t := token(c)
+	dates, err := s.Booking.AvailableDates(c.Request.Context(), t.ConcertID)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if dates == nil {
+		dates = []string{}
+	}
+	c.JSON(http.StatusOK, gin.H{"concert_id": t.ConcertID, "available_dates": dates})
+}
+
+// handleAvailableSeats is GET /api/reservationSeat/available. The date comes
+// from the query, or from a JSON body (the original form); the query wins.
+func (s *server) handleAvailableSeats(c *gin.Context) {
+	date, ok := c.GetQuery("reservation_date")
+	var err error
+	if ok {
+		date, err = checkDate(date)
+	} else {
+		var f fields
+		if f, err = readFields(c, true); err == nil {
+			date, err = f.date()
+		}
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	seats, err := s.Booking.AvailableSeats(c.Request.Context(), token(c).ConcertID, date)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if seats == nil {
+		seats = []int{}
+	}
+	c.JSON(http.StatusOK, gin.H{"reservation_date": date, "available_seats": seats})
+}
+
+type holdResponse struct {
+	ReservationID   int64  `json:"reservation_id"`
+	ReservationDate string `json:"reservation_date"`
+	ReservationSeat int    `json:"reservation_seat"`
+	Price           int64  `json:"price"`
+	ExpirationTime  string `json:"expiration_time"`
+	IsTemporary     bool   `json:"is_temporary"`
+}
+
+// handleHold is POST /api/reservation: hold a seat until it is paid or lapses.
+func (s *server) handleHold(c *gin.Context) {
+	f, err := readFields(c, false)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	user, err := f.userID()
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	date, err := f.date()
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	seat, err := f.seat()
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	t := token(c)
+	if err := sameUser(t, user); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	h, err := s.Booking.Hold(c.Request.Context(), t.ConcertID, user, date, seat)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, holdResponse{
+		ReservationID: h.ID, ReservationDate: h.Date, ReservationSeat: h.Seat, Price: h.Price,
+		ExpirationTime: rfc3339(h.ExpiresAt), IsTemporary: true,
+	})
+}

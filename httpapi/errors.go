@@ -1,0 +1,179 @@
+package httpapi
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+
+	"github.com/gin-gonic/gin"
+	"github.com/lib/pq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/payment"
+	"github.com/rushgate/rushgate/queue"
+)
+
+// apiError is an error with the contract's status and code, for failures the
+// HTTP layer finds itself (bad input, bad admin key).
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.message }
+
+func invalid(format string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "invalid_request", message: format}
+}
+
+var (
+	errUserMismatch = &apiError{http.StatusForbidden, "user_mismatch", "user_id does not match the token's user"}
+	errBodyTooLarge = &apiError{http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than 64 KiB"}
+	errAdminAuth    = &apiError{http.StatusUnauthorized, "unauthorized", "missing or wrong admin token"}
+	errAdminOff     = &apiError{http.StatusForbidden, "admin_disabled", "admin routes are disabled: ADMIN_TOKEN is not set"}
+	errNotFound     = &apiError{http.StatusNotFound, "not_found", "no such route"}
+	errRateLimited  = &apiError{http.StatusTooManyRequests, "rate_limited", "too many token requests from this client; retry later"}
+)
+
+// domainError is how a domain sentinel is answered.
+type domainError struct {
+	status int
+	code   string
+}
+
+// codes maps each domain sentinel to the contract's status and code; the
+// first entry that errors.Is matches wins.
+var codes = []struct {
+	err error
+	domainError
+}{
+	{queue.ErrInvalidToken, domainError{http.StatusUnauthorized, "invalid_token"}},
+	{queue.ErrTokenExpired, domainError{http.StatusUnauthorized, "token_expired"}},
+	{queue.ErrNotAdmitted, domainError{http.StatusForbidden, "not_admitted"}},
+	{queue.ErrInvalidSettings, domainError{http.StatusBadRequest, "invalid_request"}},
+	{booking.ErrConcertNotFound, domainError{http.StatusNotFound, "concert_not_found"}},
+	{booking.ErrDateNotFound, domainError{http.StatusNotFound, "date_not_found"}},
+	{booking.ErrSeatNotFound, domainError{http.StatusNotFound, "seat_not_found"}},
+	{booking.ErrSeatTaken, domainError{http.StatusConflict, "seat_taken"}},
+	{booking.ErrHoldLimit, domainError{http.StatusConflict, "hold_limit"}},
+	{payment.ErrUserNotFound, domainError{http.StatusNotFound, "user_not_found"}},
+	{payment.ErrInvalidAmount, domainError{http.StatusBadRequest, "invalid_request"}},
+	{payment.ErrAmountMismatch, domainError{http.StatusBadRequest, "amount_mismatch"}},
+	{payment.ErrInsufficientBalance, domainError{http.StatusPaymentRequired, "insufficient_balance"}},
+	{payment.ErrReservationNotFound, domainError{http.StatusNotFound, "reservation_not_found"}},
+	{payment.ErrHoldExpired, domainError{http.StatusConflict, "hold_expired"}},
+	{payment.ErrAlreadyPaid, domainError{http.StatusConflict, "already_paid"}},
+	{payment.ErrPaymentInProgress, domainError{http.StatusConflict, "payment_in_progress"}},
+	{payment.ErrIdempotencyConflict, domainError{http.StatusConflict, "idempotency_conflict"}},
+}
+
+// messages are the texts people read; domain errors' own texts may carry
+// details, so only these are shown.
+var messages = map[string]string{
+	"invalid_token":         "missing, malformed or forged token",
+	"token_expired":         "the token has expired or was released; enter the queue again",
+	"not_admitted":          "still waiting in the queue",
+	"concert_not_found":     "no such concert",
+	"date_not_found":        "no such date for this concert",
+	"seat_not_found":        "no such seat on this date",
+	"seat_taken":            "the seat is held or sold",
+	"hold_limit":            "you already hold the most unpaid seats allowed",
+	"user_not_found":        "no such user",
+	"amount_mismatch":       "amount does not match the price of the reservation",
+	"insufficient_balance":  "balance too low; charge first",
+	"reservation_not_found": "no such reservation for this user",
+	"hold_expired":          "the hold lapsed before payment",
+	"already_paid":          "the reservation is already paid",
+	"payment_in_progress":   "a payment of this reservation is in progress; retry shortly",
+	"idempotency_conflict":  "this Idempotency-Key was used for a different request",
+	"unavailable":           "a backing service is unavailable; retry shortly",
+	"internal":              "internal error",
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+	QueuePosition *int64 `json:"queue_position,omitempty"`
+}
+
+// writeError answers err with the contract's status, code and body. Internal
+// failures are logged and shown only as "internal error"; an unreachable Redis
+// or Postgres is 503 with Retry-After.
+func (s *server) writeError(c *gin.Context, err error) {
+	var body errorBody
+	status, code, msg := s.classify(c, err)
+	body.Error.Code, body.Error.Message = code, msg
+	var na *queue.NotAdmittedError
+	if errors.As(err, &na) {
+		body.QueuePosition = &na.Position
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+func (s *server) classify(c *gin.Context, err error) (int, string, string) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status, ae.code, ae.message
+	}
+	for _, e := range codes {
+		if errors.Is(err, e.err) {
+			msg := messages[e.code]
+			if e.code == "invalid_request" {
+				msg = err.Error()
+			}
+			return e.status, e.code, msg
+		}
+	}
+	if unavailable(err) {
+		s.log.WarnContext(c.Request.Context(), "backing service unavailable", "route", c.FullPath(), "err", err)
+		return http.StatusServiceUnavailable, "unavailable", messages["unavailable"]
+	}
+	s.log.ErrorContext(c.Request.Context(), "internal error", "route", c.FullPath(), "err", err)
+	return http.StatusInternalServerError, "internal", messages["internal"]
+}
+
+// unavailable reports whether err means Redis or Postgres could not be
+// reached in time, as opposed to a bug.
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(string(pe.Code), "08"), // connection exception
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, cannot connect now
+			pe.Code == "53300", pe.Code == "57014": // too many connections, statement timeout
+			return true
+		}
+	}
+	msg := err.Error()
+	for _, s := range []string{"LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "connection refused", "bad connection", "driver: bad connection"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// limiter is a per-client token bucket: rate tokens a second, bursts of up to
+// rate. Idle clients are forgotten, so memory follows the active clients only.
+type limiter struct {
+	rate float64
+	now  func() time.Time
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(rate float64, now func() time.Time) *limiter {
+	return &limiter{rate: rate, now: now, buckets: make(map[string]*bucket)}
+}
+
+// allow takes one token for client; when none is left it says how long until
+// one is.
+func (l *limiter) allow(client string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b := l.buckets[client]
+	if b == nil {
+		b = &bucket{tokens: l.rate, last: now}
+		l.buckets[client] = b
+	}
+	b.tokens = min(l.rate, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// limitEnter applies ENTER_RATE_PER_IP to POST /api/tokens. The client is the
+// peer address, or X-Forwarded-For when the peer is a trusted proxy.
+func (s *server) limitEnter(c *gin.Context) {
+	if s.limiter == nil {
+		c.Next()
+		return
+	}
+	ok, wait := s.limiter.allow(c.ClientIP())
+	if !ok {
+		secs := int(wait/time.Second) + 1
+		c.Header("Retry-After", strconv.Itoa(secs))
+		s.writeError(c, errRateLimited)
+		return
+	}
+	c.Next()
+}

@@ -1,0 +1,29 @@
+package httpapi
+
+import "github.com/gin-gonic/gin"
+
+// routes lists every route of the contract.
+func (s *server) routes(e *gin.Engine) {
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	e.GET("/metrics", s.handleMetrics())
+
+	api := e.Group("/api")
+	api.POST("/tokens", s.limitEnter, s.handleEnter)
+	api.GET("/queue/position", s.requireToken, s.handlePosition)
+
+	active := api.Group("", s.requireToken, s.requireActive)
+	active.GET("/reservationData/available", s.handleAvailableDates)
+	active.GET("/reservationSeat/available", s.handleAvailableSeats)
+	active.POST("/reservation", s.handleHold)
+
+	api.GET("/pay", s.handleBalance)
+	api.POST("/chargePay", s.handleCharge)
+	// Payment checks the token itself: an idempotent retry must be answered
+	// even after the payment released the token.
+	api.POST("/payment", s.requireToken, s.handlePayment)
+
+	admin := e.Group("/admin", s.requireAdmin)
+	admin.GET("/queue", s.handleAdminQueue)
+	admin.PATCH("/queue", s.handleAdminPatchQueue)
+}

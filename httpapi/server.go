@@ -1,0 +1,165 @@
+// Package httpapi is rushgate's HTTP face: it lists every route of the
+// contract in one place, decodes and checks requests, guards the routes that
+// need an admitted token, and turns domain errors into the contract's status
+// codes. It is the only package that imports gin.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/payment"
+	"github.com/rushgate/rushgate/queue"
+)
+
+// Booking is what the HTTP layer needs of booking.
+type Booking interface {
+	ConcertExists(ctx context.Context, concertID int64) (bool, error)
+	AvailableDates(ctx context.Context, concertID int64) ([]string, error)
+	AvailableSeats(ctx context.Context, concertID int64, date string) ([]int, error)
+	Hold(ctx context.Context, concertID int64, userID, date string, seat int) (booking.Hold, error)
+}
+
+// Payment is what the HTTP layer needs of payment.
+type Payment interface {
+	Balance(ctx context.Context, userID string) (int64, error)
+	Charge(ctx context.Context, userID string, amount int64) (int64, error)
+	Pay(ctx context.Context, r payment.Request) (payment.Receipt, error)
+	// Replay returns the stored answer to an earlier payment with the same
+	// Idempotency-Key, found=false when there is none. It never pays.
+	Replay(ctx context.Context, r payment.Request) (receipt payment.Receipt, found bool, err error)
+}
+
+// Deps are what the HTTP layer is built from.
+type Deps struct {
+	Queue   *queue.Queue
+	Booking Booking
+	Payment Payment
+	// Ready reports whether Redis and Postgres answer (for /readyz).
+	Ready func(ctx context.Context) error
+	// AdminToken guards /admin; empty disables the admin routes (403).
+	AdminToken string
+	// DefaultConcert is the concert of a request that names none.
+	DefaultConcert int64
+	// EnterRatePerIP limits token issues per second per client; 0 is no limit.
+	EnterRatePerIP float64
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// RequestTimeout bounds each request's work (Redis and Postgres calls).
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+	// Registry receives the HTTP metrics; /metrics serves Gatherer.
+	Registry prometheus.Registerer
+	Gatherer prometheus.Gatherer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+type server struct {
+	Deps
+	log     *slog.Logger
+	adminH  [32]byte
+	limiter *limiter
+	metrics *httpMetrics
+}
+
+// New returns the gateway's whole http.Handler.
+func New(d Deps) (http.Handler, error) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.DefaultConcert == 0 {
+		d.DefaultConcert = 1
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = 5 * time.Second
+	}
+	if d.Registry == nil {
+		reg := prometheus.NewRegistry()
+		d.Registry, d.Gatherer = reg, reg
+	}
+	s := &server{Deps: d, log: d.Logger, adminH: sha256.Sum256([]byte(d.AdminToken))}
+	if d.EnterRatePerIP > 0 {
+		s.limiter = newLimiter(d.EnterRatePerIP, d.Now)
+	}
+	m, err := newHTTPMetrics(d.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.ContextWithFallback = true
+	e.HandleMethodNotAllowed = false
+	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	e.Use(s.recoverPanics, s.observe, s.limitBody, s.deadline)
+	e.NoRoute(func(c *gin.Context) { s.writeError(c, errNotFound) })
+	s.routes(e)
+	return e, nil
+}
+
+// limitBody makes bodies over 64 KiB fail to read (answered 413).
+func (s *server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > maxBody {
+		s.writeError(c, errBodyTooLarge)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	c.Next()
+}
+
+// deadline bounds every request, so an unreachable Redis or Postgres gives a
+// fast 503 instead of a hang.
+func (s *server) deadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.RequestTimeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+// recoverPanics answers 500 internal without a stack trace in the body.
+func (s *server) recoverPanics(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", r)
+			var body errorBody
+			body.Error.Code, body.Error.Message = "internal", messages["internal"]
+			c.AbortWithStatusJSON(http.StatusInternalServerError, body)
+		}
+	}()
+	c.Next()
+}
+
+// requireAdmin checks the admin bearer key in constant time (hashing first,
+// so not even its length leaks).
+func (s *server) requireAdmin(c *gin.Context) {
+	if s.AdminToken == "" {
+		s.writeError(c, errAdminOff)
+		return
+	}
+	got, ok := bearer(c)
+	h := sha256.Sum256([]byte(got))
+	if !ok || subtle.ConstantTimeCompare(h[:], s.adminH[:]) != 1 {
+		s.writeError(c, errAdminAuth)
+		return
+	}
+	c.Next()
+}
