@@ -176,4 +176,3 @@ func unavailable(err error) bool {
 	}
 	return false
 }
-
