@@ -1,0 +1,129 @@
+package booking_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/booking/bookingdb"
+	"github.com/rushgate/rushgate/internal/testenv"
+	"github.com/rushgate/rushgate/keyspace"
+)
+
+// clock is a test clock that only moves when told.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// start is the test clock's origin: a day before the first date of the
+// catalogue the tests create.
+var start = time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// firstDay is the first date of every test concert.
+const firstDay = "2030-01-02"
+
+// mini is a booking service on miniredis (time driven by the test) and a real
+// Postgres catalogue.
+type mini struct {
+	svc   *booking.Service
+	mr    *miniredis.Miniredis
+	rdb   *redis.Client
+	clock *clock
+	db    *sqlx.DB
+	keys  keyspace.Space
+}
+
+// newMini returns a service on a fresh miniredis over db; the clock starts at
+// start and moves miniredis with it.
+func newMini(t *testing.T, db *sqlx.DB, cfg booking.Config) *mini {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	mr.SetTime(start)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	clk := &clock{now: start}
+	cfg.Now = clk.Now
+	cfg.Location = time.UTC
+	keys := keyspace.New("")
+	return &mini{svc: booking.NewService(db, rdb, keys, cfg), mr: mr, rdb: rdb, clock: clk, db: db, keys: keys}
+}
+
+// advance moves both the service's clock and miniredis's key expiry.
+func (m *mini) advance(d time.Duration) {
+	m.clock.Add(d)
+	m.mr.FastForward(d)
+}
+
+// createConcert creates concert id with dates days from firstDay and seats
+// seats per date at price 10000.
+func createConcert(t testing.TB, db *sqlx.DB, id int64, dates, seats int) {
+	t.Helper()
+	first, _ := time.Parse(booking.DateLayout, firstDay)
+	_, err := bookingdb.New(db).CreateConcert(context.Background(), bookingdb.NewConcert{
+		ID: id, Name: "test", FirstDate: first, Dates: dates, Seats: seats, Price: 10000,
+	})
+	if err != nil {
+		t.Fatalf("create concert %d: %v", id, err)
+	}
+}
+
+// sellInPostgres writes a sale straight into reservations, as a payment
+// would, without telling Redis.
+func sellInPostgres(t testing.TB, db *sqlx.DB, concertID int64, day string, seat int, reservationID int64, user string) {
+	t.Helper()
+	ctx := context.Background()
+	var userSeq int64
+	if err := db.GetContext(ctx, &userSeq, `
+		INSERT INTO users (user_id) VALUES ($1)
+		ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING user_seq`, user); err != nil {
+		t.Fatalf("insert user: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `
+		INSERT INTO reservations (reservation_id, concert_id, date_id, seat_id, user_seq, reservation_date, seat_number, price)
+		SELECT $1, d.concert_id, d.date_id, s.seat_id, $2, d.concert_date, s.seat_number, s.price
+		FROM concert_dates d JOIN seats s ON s.date_id = d.date_id
+		WHERE d.concert_id = $3 AND d.concert_date = $4::date AND s.seat_number = $5`,
+		reservationID, userSeq, concertID, day, seat); err != nil {
+		t.Fatalf("insert reservation: %v", err)
+	}
+}
+
+// realEnv is a booking service on the machine's real Redis (own key prefix)
+// and a fresh Postgres database with concert 1 seeded.
+type realEnv struct {
+	svc  *booking.Service
+	rdb  *redis.Client
+	db   *sqlx.DB
+	keys keyspace.Space
+}
+
+func newReal(t testing.TB, cfg booking.Config, dates, seats int) *realEnv {
+	t.Helper()
+	db, _ := testenv.Postgres(t)
+	rdb, keys := testenv.Redis(t)
+	svc := booking.NewService(db, rdb, keys, cfg)
+	first, _ := time.Parse(booking.DateLayout, firstDay)
+	if _, err := svc.Seed(context.Background(), dates, seats, 10000, first); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return &realEnv{svc: svc, rdb: rdb, db: db, keys: keys}
+}

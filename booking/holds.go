@@ -1,0 +1,255 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/booking/bookingdb"
+	"github.com/rushgate/rushgate/keyspace"
+	"github.com/rushgate/rushgate/lua"
+)
+
+// A hold id (the reservation id) is seq*IDStride + concertID, where seq
+// counts the holds of the concert in Redis (keys.HoldSeq). Counters are per
+// concert so that a hold touches one Cluster slot, but reservation_id is the
+// primary key of all sales in Postgres: the stride keeps the ids of different
+// concerts apart. Ids stay below 2^53 (exact in JSON numbers) for 9*10^11
+// holds per concert.
+const IDStride = 10_000
+
+// recordGrace is how long a hold record outlives its seat lock, so that
+// paying a lapsed hold answers ErrHoldExpired rather than ErrHoldNotFound.
+const recordGrace = time.Hour
+
+// paidRecordTTL is how long Redis remembers that a hold was paid; after that
+// (or if Redis lost it) ClaimHold asks Postgres.
+const paidRecordTTL = 24 * time.Hour
+
+// holdPrefix is the key of hold record <id> without the id. hold.lua appends
+// the id it draws; deriving the prefix from keyspace keeps the key format in
+// one place.
+func holdPrefix(kc keyspace.Concert) string { return strings.TrimSuffix(kc.Hold(0), "0") }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// Hold holds seat of date for user until now + Config.HoldTTL, atomically: of
+// any number of concurrent calls for one seat exactly one succeeds. The hold
+// lapses by itself when not paid in time. It answers from the in-memory
+// catalogue and one Redis script call (plus, rarely, a rebuild of a lost sold
+// cache or hold counter from Postgres).
+//
+// Errors: ErrDateNotFound (unknown or malformed date, or unknown concert),
+// ErrSeatNotFound (no such seat on that date, or seat <= 0), ErrSeatTaken
+// (held by someone, or sold), ErrHoldLimit (the user has MaxHoldsPerUser live
+// unpaid holds in this concert).
+func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string, seat int) (Hold, error) {
+	d, err := s.lookupDate(ctx, concertID, day)
+	if err != nil {
+		return Hold{}, err
+	}
+	if seat <= 0 {
+		return Hold{}, ErrSeatNotFound
+	}
+	if concertID <= 0 || concertID >= IDStride {
+		return Hold{}, fmt.Errorf("booking: concert id %d outside 1..%d cannot number holds", concertID, IDStride-1)
+	}
+	t, err := s.seatTable(ctx, d)
+	if err != nil {
+		return Hold{}, err
+	}
+	price, ok := t.price(seat)
+	if !ok {
+		return Hold{}, ErrSeatNotFound
+	}
+	kc := s.keys.Concert(concertID)
+	keys := []string{kc.Seat(day, seat), kc.Held(day), kc.Sold(day), kc.UserHolds(userID), kc.HoldSeq(), holdPrefix(kc)}
+	now := ms(s.cfg.Now())
+	floor := ""
+	for attempt := 0; attempt < 3; attempt++ {
+		res, err := lua.Hold.Run(ctx, s.rdb, keys,
+			userID, day, seat, price, now, s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
+			recordGrace.Milliseconds(), concertID, IDStride, floor).Int64Slice()
+		if err != nil {
+			return Hold{}, fmt.Errorf("booking: hold: %w", err)
+		}
+		switch res[0] {
+		case 1:
+			return Hold{
+				ID: res[1], ConcertID: concertID, UserID: userID, Date: day, Seat: seat,
+				Price: price, ExpiresAt: time.UnixMilli(res[2]),
+			}, nil
+		case -1, -2:
+			return Hold{}, ErrSeatTaken
+		case -3:
+			return Hold{}, ErrHoldLimit
+		case -4:
+			if err := s.ensureSold(ctx, concertID, d); err != nil {
+				return Hold{}, err
+			}
+		case -5:
+			top, err := s.store.MaxReservationID(ctx)
+			if err != nil {
+				return Hold{}, fmt.Errorf("booking: hold: %w", err)
+			}
+			// Any seq above top/IDStride gives an id above top.
+			floor = strconv.FormatInt(top/IDStride, 10)
+		default:
+			return Hold{}, fmt.Errorf("booking: hold: unexpected script code %d", res[0])
+		}
+	}
+	return Hold{}, errors.New("booking: hold: sold cache or hold counter keeps vanishing")
+}
+
+// record is what Redis keeps of a hold; the fields never change after the
+// hold is made, only its state does.
+type record struct {
+	user, day string
+	seat      int
+	price     int64
+	expires   int64 // unix ms
+}
+
+// readRecord reads a hold record; ok is false when Redis has none.
+func (s *Service) readRecord(ctx context.Context, kc keyspace.Concert, holdID int64) (r record, ok bool, err error) {
+	vals, err := s.rdb.HMGet(ctx, kc.Hold(holdID), "user", "date", "seat", "price", "exp").Result()
+	if err != nil {
+		return record{}, false, fmt.Errorf("booking: read hold %d: %w", holdID, err)
+	}
+	str := make([]string, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			return record{}, false, nil
+		}
+		str[i], _ = v.(string)
+	}
+	r = record{user: str[0], day: str[1]}
+	var errs [3]error
+	r.seat, errs[0] = strconv.Atoi(str[2])
+	r.price, errs[1] = strconv.ParseInt(str[3], 10, 64)
+	r.expires, errs[2] = strconv.ParseInt(str[4], 10, 64)
+	if err := errors.Join(errs[:]...); err != nil {
+		return record{}, false, fmt.Errorf("booking: hold %d: bad record: %w", holdID, err)
+	}
+	return r, true, nil
+}
+
+// ClaimHold marks the user's hold as being paid and returns it. While claimed
+// the hold neither lapses nor can be claimed again, until UnclaimHold,
+// MarkSold, or the claim lease (Config.ClaimLease, counted past the hold's
+// own expiry if later) runs out.
+//
+// Errors: ErrHoldNotFound (no such hold in this concert, or another user's),
+// ErrHoldExpired (it lapsed, or a previous claim's lease ran out),
+// ErrAlreadyPaid, ErrHoldBusy (claimed by a payment still running).
+func (s *Service) ClaimHold(ctx context.Context, concertID, holdID int64, userID string) (Hold, error) {
+	kc := s.keys.Concert(concertID)
+	r, ok, err := s.readRecord(ctx, kc, holdID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if !ok {
+		// Redis forgot the hold (record ttl, or lost data): Postgres still
+		// knows whether it was sold.
+		res, err := s.store.Reservation(ctx, concertID, holdID)
+		if errors.Is(err, bookingdb.ErrNotFound) || (err == nil && res.UserID != userID) {
+			return Hold{}, ErrHoldNotFound
+		}
+		if err != nil {
+			return Hold{}, fmt.Errorf("booking: claim: %w", err)
+		}
+		return Hold{}, ErrAlreadyPaid
+	}
+	if r.user != userID {
+		return Hold{}, ErrHoldNotFound
+	}
+	keys := []string{kc.Hold(holdID), kc.Seat(r.day, r.seat), kc.Held(r.day), kc.UserHolds(r.user)}
+	res, err := lua.Claim.Run(ctx, s.rdb, keys, holdID, userID, ms(s.cfg.Now()),
+		s.cfg.ClaimLease.Milliseconds(), recordGrace.Milliseconds()).Int64Slice()
+	if err != nil {
+		return Hold{}, fmt.Errorf("booking: claim: %w", err)
+	}
+	switch res[0] {
+	case 1:
+		return Hold{
+			ID: holdID, ConcertID: concertID, UserID: r.user, Date: r.day, Seat: r.seat,
+			Price: r.price, ExpiresAt: time.UnixMilli(r.expires),
+		}, nil
+	case -1:
+		return Hold{}, ErrHoldNotFound
+	case -2:
+		return Hold{}, ErrHoldExpired
+	case -3:
+		return Hold{}, ErrAlreadyPaid
+	case -4:
+		return Hold{}, ErrHoldBusy
+	}
+	return Hold{}, fmt.Errorf("booking: claim: unexpected script code %d", res[0])
+}
+
+// UnclaimHold undoes ClaimHold after a payment failed before it committed:
+// the hold is live again until its original expiry, or lapses at once if that
+// has passed. Unclaiming a hold that is not claimed (or is paid) changes
+// nothing. Errors: ErrHoldNotFound when Redis has no such hold.
+func (s *Service) UnclaimHold(ctx context.Context, concertID, holdID int64) error {
+	kc := s.keys.Concert(concertID)
+	r, ok, err := s.readRecord(ctx, kc, holdID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrHoldNotFound
+	}
+	keys := []string{kc.Hold(holdID), kc.Seat(r.day, r.seat), kc.Held(r.day), kc.UserHolds(r.user)}
+	code, err := lua.Unclaim.Run(ctx, s.rdb, keys, holdID, ms(s.cfg.Now())).Int64()
+	if err != nil {
+		return fmt.Errorf("booking: unclaim: %w", err)
+	}
+	if code == -1 {
+		return ErrHoldNotFound
+	}
+	return nil
+}
+
+// MarkSold records in Redis that the hold was paid, once the payment has
+// committed in Postgres: the seat enters the sold cache (never listed or
+// holdable again), the seat lock and the user's hold slot are freed, and
+// ClaimHold answers ErrAlreadyPaid from then on. It is safe to repeat. When
+// Redis has lost the hold record the seat is taken from Postgres.
+// Errors: ErrHoldNotFound when neither Redis nor Postgres knows the hold.
+func (s *Service) MarkSold(ctx context.Context, concertID, holdID int64) error {
+	kc := s.keys.Concert(concertID)
+	r, ok, err := s.readRecord(ctx, kc, holdID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		res, err := s.store.Reservation(ctx, concertID, holdID)
+		if errors.Is(err, bookingdb.ErrNotFound) {
+			return ErrHoldNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("booking: mark sold: %w", err)
+		}
+		r = record{user: res.UserID, day: res.Day, seat: res.Seat}
+	}
+	keys := []string{kc.Hold(holdID), kc.Seat(r.day, r.seat), kc.Held(r.day), kc.UserHolds(r.user), kc.Sold(r.day)}
+	if err := lua.Sell.Run(ctx, s.rdb, keys, holdID, r.seat, paidRecordTTL.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("booking: mark sold: %w", err)
+	}
+	return nil
+}
+
+// cmdInt reads the integer result of a pipelined command.
+func cmdInt(c redis.Cmder) (int64, error) {
+	ic, ok := c.(*redis.IntCmd)
+	if !ok {
+		return 0, fmt.Errorf("booking: unexpected reply %T", c)
+	}
+	return ic.Result()
+}

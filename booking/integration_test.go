@@ -1,0 +1,309 @@
+package booking_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/internal/testenv"
+)
+
+// These tests run on the machine's real Redis (a private key prefix) and a
+// fresh Postgres database each.
+
+func TestHoldOfOneSeatByManyHasOneWinner(t *testing.T) {
+	env := newReal(t, booking.Config{}, 1, 10)
+	ctx := context.Background()
+	const n = 1000
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = env.svc.Hold(ctx, 1, fmt.Sprintf("user%d", i), firstDay, 1)
+		})
+	}
+	wg.Wait()
+	won, taken := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, booking.ErrSeatTaken):
+			taken++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if got, want := won, 1; got != want {
+		t.Errorf("%d holds succeeded, want %d", got, want)
+	}
+	if got, want := taken, n-1; got != want {
+		t.Errorf("%d got ErrSeatTaken, want %d", got, want)
+	}
+}
+
+func TestHoldsOfFewSeatsByManyUsersGiveEachSeatOnce(t *testing.T) {
+	env := newReal(t, booking.Config{}, 1, 10)
+	ctx := context.Background()
+	const users = 100
+	var (
+		mu    sync.Mutex
+		holds []booking.Hold
+		wg    sync.WaitGroup
+	)
+	for u := range users {
+		wg.Go(func() {
+			// Every user tries every seat, starting at a different one, and
+			// stops at the first success.
+			for k := range 10 {
+				h, err := env.svc.Hold(ctx, 1, fmt.Sprintf("user%d", u), firstDay, (u+k)%10+1)
+				if err == nil {
+					mu.Lock()
+					holds = append(holds, h)
+					mu.Unlock()
+					return
+				}
+				if !errors.Is(err, booking.ErrSeatTaken) {
+					t.Errorf("user%d: %v", u, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := len(holds), 10; got != want {
+		t.Fatalf("%d holds, want %d", got, want)
+	}
+	seats, ids, users2 := map[int]bool{}, map[int64]bool{}, map[string]bool{}
+	for _, h := range holds {
+		if seats[h.Seat] || ids[h.ID] || users2[h.UserID] {
+			t.Errorf("seat, id or user twice: %+v", h)
+		}
+		seats[h.Seat], ids[h.ID], users2[h.UserID] = true, true, true
+	}
+	left, err := env.svc.AvailableSeats(ctx, 1, firstDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(left), 0; got != want {
+		t.Errorf("%d seats still listed: %v", got, left)
+	}
+}
+
+func TestHoldLimitHoldsUnderConcurrency(t *testing.T) {
+	env := newReal(t, booking.Config{MaxHoldsPerUser: 4}, 1, 20)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range 20 {
+		wg.Go(func() { _, errs[i] = env.svc.Hold(ctx, 1, "alice", firstDay, i+1) })
+	}
+	wg.Wait()
+	won, limited := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, booking.ErrHoldLimit):
+			limited++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if got, want := won, 4; got != want {
+		t.Errorf("%d holds, want %d", got, want)
+	}
+	if got, want := limited, 16; got != want {
+		t.Errorf("%d got ErrHoldLimit, want %d", got, want)
+	}
+}
+
+func TestLapsedHoldIsListedAndHoldableAgain(t *testing.T) {
+	env := newReal(t, booking.Config{HoldTTL: time.Second}, 1, 5)
+	ctx := context.Background()
+	if _, err := env.svc.Hold(ctx, 1, "alice", firstDay, 2); err != nil {
+		t.Fatal(err)
+	}
+	seats, err := env.svc.AvailableSeats(ctx, 1, firstDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contains(seats, 2) {
+		t.Fatalf("held seat listed: %v", seats)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		seats, err := env.svc.AvailableSeats(ctx, 1, firstDay)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if contains(seats, 2) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("seat 2 not listed again 5s after a 1s hold: %v", seats)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Listed means holdable: the seat lock lapses with the listing score.
+	for {
+		_, err := env.svc.Hold(ctx, 1, "bob", firstDay, 2)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, booking.ErrSeatTaken) || time.Now().After(deadline) {
+			t.Fatalf("hold of the lapsed seat: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestSoldSeatStaysUnavailableAfterRedisLosesItsKeys(t *testing.T) {
+	env := newReal(t, booking.Config{}, 1, 10)
+	ctx := context.Background()
+	h, err := env.svc.Hold(ctx, 1, "alice", firstDay, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Seat 3 is sold the way payment sells it (a row, then MarkSold); seat 4
+	// only in Postgres, as if the process died before telling Redis.
+	sellInPostgres(t, env.db, 1, firstDay, 3, h.ID, "alice")
+	if err := env.svc.MarkSold(ctx, 1, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	sellInPostgres(t, env.db, 1, firstDay, 4, 5*booking.IDStride+1, "bob")
+
+	testenv.DeleteKeys(ctx, env.rdb, env.keys.Prefix())
+
+	seats, err := env.svc.AvailableSeats(ctx, 1, firstDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(seats), "[1 2 5 6 7 8 9 10]"; got != want {
+		t.Errorf("available = %s, want %s", got, want)
+	}
+	for _, seat := range []int{3, 4} {
+		if _, err := env.svc.Hold(ctx, 1, "carol", firstDay, seat); !errors.Is(err, booking.ErrSeatTaken) {
+			t.Errorf("hold of sold seat %d: err = %v, want ErrSeatTaken", seat, err)
+		}
+	}
+	if _, err := env.svc.ClaimHold(ctx, 1, h.ID, "alice"); !errors.Is(err, booking.ErrAlreadyPaid) {
+		t.Errorf("claim of the paid hold: err = %v, want ErrAlreadyPaid", err)
+	}
+}
+
+func TestHoldIDsStayAbovePostgresAfterTheCounterIsLost(t *testing.T) {
+	env := newReal(t, booking.Config{}, 1, 50)
+	ctx := context.Background()
+	const paid = 4242*booking.IDStride + 7 // another concert's id, above all of ours
+	sellInPostgres(t, env.db, 1, firstDay, 50, 10*booking.IDStride+1, "zoe")
+	if _, err := env.db.ExecContext(ctx, `
+		INSERT INTO pay_history (user_seq, reservation_id, amount, payment_status)
+		SELECT user_seq, $1, 10000, 'FAILED' FROM users LIMIT 1`, paid); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[int64]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for round := range 2 {
+		if err := env.rdb.Del(ctx, env.keys.Concert(1).HoldSeq()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			wg.Go(func() {
+				h, err := env.svc.Hold(ctx, 1, fmt.Sprintf("u%d-%d", round, i), firstDay, round*20+i+1)
+				if err != nil {
+					t.Errorf("hold: %v", err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if ids[h.ID] {
+					t.Errorf("id %d twice", h.ID)
+				}
+				ids[h.ID] = true
+				if h.ID <= paid {
+					t.Errorf("id %d not above %d, the greatest in Postgres", h.ID, paid)
+				}
+				if h.ID%booking.IDStride != 1 {
+					t.Errorf("id %d does not carry concert 1", h.ID)
+				}
+			})
+		}
+		wg.Wait()
+		if round == 0 {
+			// What round 0 handed out must also stay unique once the counter
+			// is lost again, as long as Postgres knows one of them.
+			var top int64
+			for id := range ids {
+				top = max(top, id)
+			}
+			sellInPostgres(t, env.db, 1, firstDay, 49, top, "zoe")
+		}
+	}
+	if got, want := len(ids), 40; got != want {
+		t.Errorf("%d distinct ids, want %d", got, want)
+	}
+}
+
+func TestSeedIsIdempotent(t *testing.T) {
+	db, _ := testenv.Postgres(t)
+	rdb, keys := testenv.Redis(t)
+	svc := booking.NewService(db, rdb, keys, booking.Config{})
+	ctx := context.Background()
+	first, _ := time.Parse(booking.DateLayout, firstDay)
+	for i, want := range []bool{true, false, false} {
+		created, err := svc.Seed(ctx, 3, 100, 5000, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created != want {
+			t.Errorf("seed #%d: created = %v, want %v", i+1, created, want)
+		}
+	}
+	var dates, seats int
+	if err := db.GetContext(ctx, &dates, `SELECT count(*) FROM concert_dates`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.GetContext(ctx, &seats, `SELECT count(*) FROM seats`); err != nil {
+		t.Fatal(err)
+	}
+	if dates != 3 || seats != 300 {
+		t.Errorf("catalogue has %d dates and %d seats, want 3 and 300", dates, seats)
+	}
+	if got, want := fmt.Sprint(svc.ConcertIDs()), "[1]"; got != want {
+		t.Errorf("concert ids = %s, want %s", got, want)
+	}
+}
+
+func TestSeedByManyReplicasAtOnceCreatesOnce(t *testing.T) {
+	db, _ := testenv.Postgres(t)
+	rdb, keys := testenv.Redis(t)
+	ctx := context.Background()
+	first, _ := time.Parse(booking.DateLayout, firstDay)
+	var wg sync.WaitGroup
+	created := make([]bool, 8)
+	for i := range created {
+		wg.Go(func() {
+			svc := booking.NewService(db, rdb, keys, booking.Config{})
+			var err error
+			if created[i], err = svc.Seed(ctx, 2, 10, 5000, first); err != nil {
+				t.Errorf("seed: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	n := 0
+	for _, c := range created {
+		if c {
+			n++
+		}
+	}
+	if got, want := n, 1; got != want {
+		t.Errorf("%d seeds reported creating, want %d", got, want)
+	}
+}

@@ -1,0 +1,224 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Listings never touch Postgres on the request path (the seats of a date are
+// cached in memory after first use) and cost a constant number of Redis round
+// trips whatever the size of the venue:
+//
+//   - AvailableSeats: one pipelined round trip, GET of the sold bitmap
+//     (seats/8 bytes: 6.25 KB for 50,000 seats) and ZRANGEBYSCORE of the live
+//     holds (one member per held seat). Redis work is O(log H + live holds);
+//     Go then walks the seats once, O(seats).
+//   - AvailableDates: one pipelined round trip for all dates from today on,
+//     GETBIT/BITCOUNT of the sold bitmap and ZCOUNT of live holds per date
+//     (BITCOUNT is O(seats/8) bytes in Redis, ZCOUNT O(log H)); a date whose
+//     counts say "full" is checked exactly in one more round trip, because a
+//     seat both sold and held would be counted twice.
+//
+// A lost sold cache adds a rebuild from Postgres (once per date, shared by
+// concurrent callers) and one more round trip.
+
+// maxSnapshotTries bounds the rebuild-and-read loop when the sold cache
+// vanishes again right after a rebuild (someone flushing Redis repeatedly).
+const maxSnapshotTries = 3
+
+// AvailableDates returns the dates of the concert from today (in
+// Config.Location) on that have at least one seat neither held nor sold,
+// ascending; an empty slice, not nil, when there is none.
+// Errors: ErrConcertNotFound.
+func (s *Service) AvailableDates(ctx context.Context, concertID int64) ([]string, error) {
+	c, err := s.lookupConcert(ctx, concertID)
+	if err != nil {
+		return nil, err
+	}
+	dates := s.fromToday(c)
+	out := []string{}
+	if len(dates) == 0 {
+		return out, nil
+	}
+	now := ms(s.cfg.Now())
+	free, err := s.freeCounts(ctx, concertID, dates, now)
+	if err != nil {
+		return nil, err
+	}
+	avail := make([]bool, len(dates))
+	var unsure []*date
+	var unsureAt []int
+	for i, d := range dates {
+		switch {
+		case free[i] > 0:
+			avail[i] = true
+		case d.count > 0:
+			unsure = append(unsure, d)
+			unsureAt = append(unsureAt, i)
+		}
+	}
+	if len(unsure) > 0 {
+		snaps, err := s.snapshots(ctx, concertID, unsure, now)
+		if err != nil {
+			return nil, err
+		}
+		for j, d := range unsure {
+			t, err := s.seatTable(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			avail[unsureAt[j]] = len(snaps[j].available(t, 1)) > 0
+		}
+	}
+	for i, d := range dates {
+		if avail[i] {
+			out = append(out, d.day)
+		}
+	}
+	return out, nil
+}
+
+// AvailableSeats returns the seat numbers of a date neither held nor sold,
+// ascending; an empty slice, not nil, when there is none.
+// Errors: ErrDateNotFound (unknown or malformed date, or unknown concert).
+func (s *Service) AvailableSeats(ctx context.Context, concertID int64, day string) ([]int, error) {
+	d, err := s.lookupDate(ctx, concertID, day)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.seatTable(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := s.snapshots(ctx, concertID, []*date{d}, ms(s.cfg.Now()))
+	if err != nil {
+		return nil, err
+	}
+	return snaps[0].available(t, 0), nil
+}
+
+// snapshot is what Redis says of a date at one instant: the sold bitmap and
+// the seats of the live holds.
+type snapshot struct {
+	sold []byte
+	held []string
+}
+
+// available returns the seats of t that are neither sold nor held, stopping
+// after limit of them (0: no limit).
+func (sn snapshot) available(t *seatTable, limit int) []int {
+	// A bitset of the held seats: the members are seat numbers, usually
+	// dense, so this beats a map at stadium size.
+	top := t.max()
+	held := make([]uint64, top/64+1)
+	for _, m := range sn.held {
+		if n, err := strconv.Atoi(m); err == nil && n > 0 && n <= top {
+			held[n>>6] |= 1 << (n & 63)
+		}
+	}
+	size := len(t.numbers)
+	if limit > 0 {
+		size = min(size, limit)
+	}
+	out := make([]int, 0, size)
+	for _, n := range t.numbers {
+		if soldBit(sn.sold, n) || held[n>>6]&(1<<(n&63)) != 0 {
+			continue
+		}
+		out = append(out, n)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out
+}
+
+// snapshots reads the sold bitmap and live holds of the dates in one
+// pipelined round trip, rebuilding any sold cache that is not loaded.
+func (s *Service) snapshots(ctx context.Context, concertID int64, dates []*date, now int64) ([]snapshot, error) {
+	kc := s.keys.Concert(concertID)
+	live := &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"}
+	for try := 0; ; try++ {
+		pipe := s.rdb.Pipeline()
+		gets := make([]*redis.StringCmd, len(dates))
+		zs := make([]*redis.StringSliceCmd, len(dates))
+		for i, d := range dates {
+			gets[i] = pipe.Get(ctx, kc.Sold(d.day))
+			zs[i] = pipe.ZRangeByScore(ctx, kc.Held(d.day), live)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("booking: read seats: %w", err)
+		}
+		out := make([]snapshot, len(dates))
+		var missing []*date
+		for i, d := range dates {
+			b, err := gets[i].Bytes()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return nil, fmt.Errorf("booking: read sold seats: %w", err)
+			}
+			if !soldLoaded(b) {
+				missing = append(missing, d)
+				continue
+			}
+			out[i] = snapshot{sold: b, held: zs[i].Val()}
+		}
+		if len(missing) == 0 {
+			return out, nil
+		}
+		if try == maxSnapshotTries {
+			return nil, errors.New("booking: sold cache keeps vanishing")
+		}
+		for _, d := range missing {
+			if err := s.ensureSold(ctx, concertID, d); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// freeCounts returns, per date, seats − sold − live holds: a lower bound of
+// the free seats (a seat both sold and held counts twice), in one pipelined
+// round trip, rebuilding any sold cache that is not loaded.
+func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date, now int64) ([]int64, error) {
+	kc := s.keys.Concert(concertID)
+	lo := "(" + strconv.FormatInt(now, 10)
+	for try := 0; ; try++ {
+		pipe := s.rdb.Pipeline()
+		loaded := make([]*redis.IntCmd, len(dates))
+		sold := make([]*redis.IntCmd, len(dates))
+		held := make([]*redis.IntCmd, len(dates))
+		for i, d := range dates {
+			loaded[i] = pipe.GetBit(ctx, kc.Sold(d.day), 0)
+			sold[i] = pipe.BitCount(ctx, kc.Sold(d.day), nil)
+			held[i] = pipe.ZCount(ctx, kc.Held(d.day), lo, "+inf")
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("booking: count seats: %w", err)
+		}
+		out := make([]int64, len(dates))
+		var missing []*date
+		for i, d := range dates {
+			if loaded[i].Val() != 1 {
+				missing = append(missing, d)
+				continue
+			}
+			// BITCOUNT includes the "loaded" bit.
+			out[i] = int64(d.count) - (sold[i].Val() - 1) - held[i].Val()
+		}
+		if len(missing) == 0 {
+			return out, nil
+		}
+		if try == maxSnapshotTries {
+			return nil, errors.New("booking: sold cache keeps vanishing")
+		}
+		for _, d := range missing {
+			if err := s.ensureSold(ctx, concertID, d); err != nil {
+				return nil, err
+			}
+		}
+	}
+}

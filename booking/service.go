@@ -1,0 +1,366 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/booking/bookingdb"
+	"github.com/rushgate/rushgate/keyspace"
+)
+
+// Config configures a Service. Zero fields take the defaults below.
+type Config struct {
+	// HoldTTL is how long an unpaid hold keeps its seat (default 5m).
+	HoldTTL time.Duration
+	// MaxHoldsPerUser is how many live unpaid holds a user may have in one
+	// concert (default 4).
+	MaxHoldsPerUser int
+	// ClaimLease is how long a claim (a payment in progress) keeps the seat at
+	// least, even past the hold's expiry (default 1m). It bounds how long a
+	// payment that crashed between ClaimHold and UnclaimHold/MarkSold can keep
+	// a seat from being sold to someone else.
+	ClaimLease time.Duration
+	// RefreshOnMiss is the least time between two catalogue reloads caused by
+	// an unknown concert or date (default 1s), so a client asking for
+	// concerts that do not exist cannot turn every request into a query.
+	RefreshOnMiss time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Location decides which day is "today" for AvailableDates; nil means
+	// time.Local.
+	Location *time.Location
+}
+
+func (c *Config) setDefaults() {
+	if c.HoldTTL <= 0 {
+		c.HoldTTL = 5 * time.Minute
+	}
+	if c.MaxHoldsPerUser <= 0 {
+		c.MaxHoldsPerUser = 4
+	}
+	if c.ClaimLease <= 0 {
+		c.ClaimLease = time.Minute
+	}
+	if c.RefreshOnMiss <= 0 {
+		c.RefreshOnMiss = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+}
+
+// Service is the booking of every concert: the catalogue, cached in memory,
+// and the holds and sold seats, in Redis. It is safe for concurrent use.
+type Service struct {
+	store *bookingdb.Store
+	rdb   redis.UniversalClient
+	keys  keyspace.Space
+	cfg   Config
+
+	cat       atomic.Pointer[catalogue]
+	refreshMu sync.Mutex // one reload at a time
+	missMu    sync.Mutex // guards lastMiss; held while a miss reloads
+	lastMiss  time.Time
+
+	rebuilds flight // one sold-cache rebuild per date at a time
+}
+
+// NewService returns the booking service on Postgres db (the catalogue and the
+// sales) and Redis rdb (holds and the sold cache) under the key space keys.
+// It does not touch either until first used.
+func NewService(db *sqlx.DB, rdb redis.UniversalClient, keys keyspace.Space, cfg Config) *Service {
+	cfg.setDefaults()
+	return &Service{store: bookingdb.New(db), rdb: rdb, keys: keys, cfg: cfg}
+}
+
+// catalogue is an immutable snapshot of the concerts and their dates; a
+// refresh swaps in a new one. Date entries are shared between snapshots, so
+// the seats a replica has loaded survive refreshes.
+type catalogue struct {
+	concerts map[int64]*concert
+	ids      []int64
+}
+
+type concert struct {
+	id    int64
+	dates []*date // ascending by day
+	byDay map[string]*date
+}
+
+// date is one date of a concert. Its seats never change once created, so
+// they are loaded once per replica, on first use.
+type date struct {
+	id    int64
+	day   string
+	count int // number of seats
+
+	mu    sync.Mutex // serialises the first load of seats
+	seats atomic.Pointer[seatTable]
+}
+
+// seatTable holds the seats of a date in ascending order: a listing walks it,
+// a hold finds a seat by binary search. 50,000 seats take about 600 KB.
+type seatTable struct {
+	numbers []int
+	prices  []int64
+}
+
+func (t *seatTable) price(seat int) (int64, bool) {
+	i, ok := slices.BinarySearch(t.numbers, seat)
+	if !ok {
+		return 0, false
+	}
+	return t.prices[i], true
+}
+
+func (t *seatTable) max() int {
+	if len(t.numbers) == 0 {
+		return 0
+	}
+	return t.numbers[len(t.numbers)-1]
+}
+
+// ConcertExists reports whether the concert is in the catalogue. It answers
+// from memory; an unknown id reloads the catalogue at most once per
+// Config.RefreshOnMiss, so a new concert is seen without a restart. The error
+// is that of loading the catalogue the first time.
+func (s *Service) ConcertExists(ctx context.Context, concertID int64) (bool, error) {
+	_, err := s.lookupConcert(ctx, concertID)
+	if errors.Is(err, ErrConcertNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ConcertIDs returns the ids of all concerts, ascending, from the cache. If the
+// catalogue was never loaded it tries once (errors are logged) so that an
+// admission loop started before Run still sees the concerts.
+func (s *Service) ConcertIDs() []int64 {
+	c := s.cat.Load()
+	if c == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var err error
+		if c, err = s.loaded(ctx); err != nil {
+			slog.Warn("booking: load catalogue", "err", err)
+		}
+		if c == nil {
+			return nil
+		}
+	}
+	return slices.Clone(c.ids)
+}
+
+// Run refreshes the catalogue now and then every interval until ctx ends. A
+// failed refresh is logged and the previous catalogue kept.
+func (s *Service) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("booking: refresh catalogue", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Refresh reloads the catalogue from Postgres (one query, plus one to count
+// the seats of dates not seen before), then makes sure the sold cache of
+// every date from today on is loaded in Redis, rebuilding the missing ones
+// from Postgres. On error the previous catalogue is kept, except that a
+// failure to warm the sold caches still installs the new catalogue.
+func (s *Service) Refresh(ctx context.Context) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	rows, err := s.store.Catalogue(ctx)
+	if err != nil {
+		return fmt.Errorf("booking: refresh: %w", err)
+	}
+	known := map[int64]*date{}
+	if old := s.cat.Load(); old != nil {
+		for _, c := range old.concerts {
+			for _, d := range c.dates {
+				known[d.id] = d
+			}
+		}
+	}
+	var fresh []int64
+	for _, c := range rows {
+		for _, d := range c.Dates {
+			if known[d.ID] == nil {
+				fresh = append(fresh, d.ID)
+			}
+		}
+	}
+	counts, err := s.store.SeatCounts(ctx, fresh)
+	if err != nil {
+		return fmt.Errorf("booking: refresh: %w", err)
+	}
+	next := &catalogue{concerts: make(map[int64]*concert, len(rows))}
+	for _, r := range rows {
+		c := &concert{id: r.ID, byDay: make(map[string]*date, len(r.Dates))}
+		for _, rd := range r.Dates {
+			d := known[rd.ID]
+			if d == nil {
+				d = &date{id: rd.ID, day: rd.Day, count: counts[rd.ID]}
+			}
+			c.dates = append(c.dates, d)
+			c.byDay[d.day] = d
+		}
+		next.concerts[c.id] = c
+		next.ids = append(next.ids, c.id)
+	}
+	s.cat.Store(next)
+	if err := s.warmSold(ctx, next); err != nil {
+		return fmt.Errorf("booking: refresh: %w", err)
+	}
+	return nil
+}
+
+// loaded returns the catalogue, loading it the first time.
+func (s *Service) loaded(ctx context.Context) (*catalogue, error) {
+	if c := s.cat.Load(); c != nil {
+		return c, nil
+	}
+	s.missMu.Lock()
+	defer s.missMu.Unlock()
+	if c := s.cat.Load(); c != nil {
+		return c, nil
+	}
+	err := s.Refresh(ctx)
+	if c := s.cat.Load(); c != nil {
+		return c, nil // loaded, even if warming the sold caches failed
+	}
+	return nil, err
+}
+
+// refreshOnMiss reloads the catalogue unless a miss did so less than
+// Config.RefreshOnMiss ago. Concurrent misses wait for one reload.
+func (s *Service) refreshOnMiss(ctx context.Context) {
+	s.missMu.Lock()
+	defer s.missMu.Unlock()
+	now := s.cfg.Now()
+	if !s.lastMiss.IsZero() && now.Sub(s.lastMiss) < s.cfg.RefreshOnMiss {
+		return
+	}
+	s.lastMiss = now
+	if err := s.Refresh(ctx); err != nil {
+		slog.Warn("booking: refresh catalogue on miss", "err", err)
+	}
+}
+
+// lookupConcert finds a concert; ErrConcertNotFound.
+func (s *Service) lookupConcert(ctx context.Context, concertID int64) (*concert, error) {
+	cat, err := s.loaded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c := cat.concerts[concertID]; c != nil {
+		return c, nil
+	}
+	s.refreshOnMiss(ctx)
+	if c := s.cat.Load().concerts[concertID]; c != nil {
+		return c, nil
+	}
+	return nil, ErrConcertNotFound
+}
+
+// lookupDate finds a date of a concert; ErrDateNotFound (also when the
+// concert does not exist).
+func (s *Service) lookupDate(ctx context.Context, concertID int64, day string) (*date, error) {
+	cat, err := s.loaded(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c := cat.concerts[concertID]; c != nil {
+		if d := c.byDay[day]; d != nil {
+			return d, nil
+		}
+	}
+	if _, err := time.Parse(DateLayout, day); err != nil {
+		return nil, ErrDateNotFound // malformed: no reload can make it exist
+	}
+	s.refreshOnMiss(ctx)
+	if c := s.cat.Load().concerts[concertID]; c != nil {
+		if d := c.byDay[day]; d != nil {
+			return d, nil
+		}
+	}
+	return nil, ErrDateNotFound
+}
+
+// seatTable returns the seats of a date, loading them from Postgres once.
+func (s *Service) seatTable(ctx context.Context, d *date) (*seatTable, error) {
+	if t := d.seats.Load(); t != nil {
+		return t, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t := d.seats.Load(); t != nil {
+		return t, nil
+	}
+	seats, err := s.store.Seats(ctx, d.id)
+	if err != nil {
+		return nil, fmt.Errorf("booking: %w", err)
+	}
+	t := &seatTable{numbers: make([]int, len(seats)), prices: make([]int64, len(seats))}
+	for i, st := range seats {
+		t.numbers[i], t.prices[i] = st.Number, st.Price
+	}
+	d.seats.Store(t)
+	return t, nil
+}
+
+// fromToday returns the dates of c from today (in Config.Location) on.
+func (s *Service) fromToday(c *concert) []*date {
+	today := s.cfg.Now().In(s.cfg.Location).Format(DateLayout)
+	i := sort.Search(len(c.dates), func(i int) bool { return c.dates[i].day >= today })
+	return c.dates[i:]
+}
+
+// Seed creates the default concert (id 1) with dates consecutive days from
+// firstDate (its calendar day in its own location), each with seats numbered
+// 1..seats at price, unless concert 1 exists already: then created is false
+// and nothing changes. Two replicas seeding at once create it once. Creation
+// is three statements whatever the number of seats.
+func (s *Service) Seed(ctx context.Context, dates, seats int, price int64, firstDate time.Time) (created bool, err error) {
+	const defaultConcert = 1
+	exists, err := s.store.ConcertExists(ctx, defaultConcert)
+	if err != nil {
+		return false, fmt.Errorf("booking: seed: %w", err)
+	}
+	if exists {
+		return false, nil
+	}
+	_, err = s.store.CreateConcert(ctx, bookingdb.NewConcert{
+		ID: defaultConcert, Name: "Concert 1", FirstDate: firstDate,
+		Dates: dates, Seats: seats, Price: price,
+	})
+	if errors.Is(err, bookingdb.ErrConcertExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("booking: seed: %w", err)
+	}
+	if err := s.Refresh(ctx); err != nil {
+		return true, err
+	}
+	return true, nil
+}

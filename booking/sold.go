@@ -1,0 +1,145 @@
+package booking
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rushgate/rushgate/lua"
+)
+
+// The sold cache of a date is a Redis bitmap: bit n set means seat n is sold.
+// Bit 0 (no seat has number 0) means "this cache is loaded", which tells an
+// empty date (only bit 0) from a lost cache (no key, or a key that only a
+// sale recorded after the loss created). A lost cache is rebuilt from
+// Postgres, the source of truth, by setting bits; nothing ever clears a bit or
+// deletes the key, so a rebuild racing a sale cannot drop the sale.
+//
+// The bitmap is (largest seat number)/8 bytes: 6.25 KB for 50,000 seats.
+
+// soldChunk is how many seats one load_sold.lua call writes, to keep each
+// script short enough not to stall Redis.
+const soldChunk = 5000
+
+// soldBit reports whether bit n of a Redis bitmap is set (Redis numbers bits
+// from the most significant bit of the first byte).
+func soldBit(bitmap []byte, n int) bool {
+	i := n >> 3
+	return i < len(bitmap) && bitmap[i]&(0x80>>(n&7)) != 0
+}
+
+// soldLoaded reports whether a sold bitmap carries the "loaded" bit.
+func soldLoaded(bitmap []byte) bool { return soldBit(bitmap, 0) }
+
+// ensureSold rebuilds the sold cache of a date from Postgres. Concurrent
+// callers for the same date share one rebuild.
+func (s *Service) ensureSold(ctx context.Context, concertID int64, d *date) error {
+	key := s.keys.Concert(concertID).Sold(d.day)
+	return s.rebuilds.do(ctx, key, func(ctx context.Context) error {
+		seats, err := s.store.SoldSeats(ctx, d.id)
+		if err != nil {
+			return fmt.Errorf("booking: rebuild sold cache: %w", err)
+		}
+		for start := 0; ; start += soldChunk {
+			end := min(start+soldChunk, len(seats))
+			last := end == len(seats)
+			args := make([]any, 0, end-start+1)
+			marker := "0"
+			if last {
+				marker = "1"
+			}
+			args = append(args, marker)
+			for _, n := range seats[start:end] {
+				args = append(args, strconv.Itoa(n))
+			}
+			if err := lua.LoadSold.Run(ctx, s.rdb, []string{key}, args...).Err(); err != nil {
+				return fmt.Errorf("booking: rebuild sold cache: %w", err)
+			}
+			if last {
+				return nil
+			}
+		}
+	})
+}
+
+// warmSold loads the sold cache of every date from today on that lacks one:
+// one pipelined round trip to find them, then a rebuild of each missing one.
+func (s *Service) warmSold(ctx context.Context, cat *catalogue) error {
+	type target struct {
+		concertID int64
+		d         *date
+	}
+	var targets []target
+	for _, id := range cat.ids {
+		for _, d := range s.fromToday(cat.concerts[id]) {
+			targets = append(targets, target{id, d})
+		}
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, t := range targets {
+		pipe.GetBit(ctx, s.keys.Concert(t.concertID).Sold(t.d.day), 0)
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("booking: warm sold cache: %w", err)
+	}
+	for i, t := range targets {
+		if n, _ := cmdInt(cmds[i]); n == 1 {
+			continue
+		}
+		if err := s.ensureSold(ctx, t.concertID, t.d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flight runs one call per key at a time; callers arriving meanwhile wait for
+// it and share its result.
+// flightTimeout bounds one shared call.
+const flightTimeout = 30 * time.Second
+
+type flight struct {
+	mu    sync.Mutex
+	calls map[string]*flightCall
+}
+
+type flightCall struct {
+	done chan struct{}
+	err  error
+}
+
+func (f *flight) do(ctx context.Context, key string, fn func(context.Context) error) error {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = map[string]*flightCall{}
+	}
+	if c := f.calls[key]; c != nil {
+		f.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c := &flightCall{done: make(chan struct{})}
+	f.calls[key] = c
+	f.mu.Unlock()
+
+	// The leader's cancellation must not fail the callers waiting on it; the
+	// timeout keeps a stuck rebuild from blocking them forever.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flightTimeout)
+	c.err = fn(fctx)
+	cancel()
+	f.mu.Lock()
+	delete(f.calls, key)
+	f.mu.Unlock()
+	close(c.done)
+	return c.err
+}

@@ -1,0 +1,15 @@
+package lua
+
+// Booking scripts.
+var (
+	// Hold takes a seat for a user and records the hold (hold.lua).
+	Hold = load("hold.lua")
+	// Claim marks a hold as being paid (claim.lua).
+	Claim = load("claim.lua")
+	// Unclaim undoes a claim after a failed payment (unclaim.lua).
+	Unclaim = load("unclaim.lua")
+	// Sell records a paid hold: seat sold, lock and slot freed (sell.lua).
+	Sell = load("sell.lua")
+	// LoadSold adds seats from Postgres to a date's sold cache (load_sold.lua).
+	LoadSold = load("load_sold.lua")
+)

@@ -1,0 +1,75 @@
+-- hold.lua: hold one seat of one date for a user, atomically: of any number of
+-- concurrent calls for one seat exactly one succeeds.
+--
+-- KEYS[1] seat        string  the seat lock: the hold id while held (PX hold ttl)
+-- KEYS[2] held        zset    seat number -> hold expiry (ms), per date
+-- KEYS[3] sold        bitmap  bit n set = seat n sold; bit 0 set = cache loaded
+-- KEYS[4] user_holds  zset    hold id -> expiry (ms) of the user's unpaid holds
+-- KEYS[5] hold_seq    counter that numbers the holds of the concert
+-- KEYS[6] hold prefix the record of hold <id> is KEYS[6] .. id; the prefix
+--                     carries the concert's hash tag, so Cluster routes it to
+--                     the same slot as the other keys
+-- ARGV[1] user id
+-- ARGV[2] date (YYYY-MM-DD)
+-- ARGV[3] seat number
+-- ARGV[4] price (whole won)
+-- ARGV[5] now (unix ms)
+-- ARGV[6] hold ttl (ms)
+-- ARGV[7] most live unpaid holds a user may have
+-- ARGV[8] record ttl (ms): the record outlives the seat lock by this much, so
+--         paying a lapsed hold is "expired", not "not found"
+-- ARGV[9] concert id, ARGV[10] id stride: id = seq * stride + concert, so the
+--         ids of different concerts never collide in Postgres
+-- ARGV[11] sequence floor: "" or the least sequence Postgres allows; used (and
+--          required) when hold_seq is missing, e.g. after Redis lost it
+--
+-- Returns {code, id, expires_ms}
+--   code  1 held
+--        -1 seat held by someone else
+--        -2 seat sold
+--        -3 the user already holds ARGV[7] live seats
+--        -4 the sold cache of the date is not loaded: Go rebuilds it, retries
+--        -5 hold_seq is missing and no floor was given: Go reads Postgres, retries
+
+local seat_key, held, sold, user_holds, seq_key, prefix =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local user, date, seat, price = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[6])
+local max_holds = tonumber(ARGV[7])
+local record_ttl = tonumber(ARGV[8])
+local concert, stride = tonumber(ARGV[9]), tonumber(ARGV[10])
+local floor = ARGV[11]
+
+-- A missing sold cache must never read as "nothing sold".
+if redis.call('GETBIT', sold, 0) == 0 then return {-4, 0, 0} end
+if redis.call('GETBIT', sold, seat) == 1 then return {-2, 0, 0} end
+
+-- Lapsed holds leave by score; no sweeper is needed.
+redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
+if redis.call('ZCARD', user_holds) >= max_holds then return {-3, 0, 0} end
+
+if redis.call('EXISTS', seat_key) == 1 then return {-1, 0, 0} end
+
+local seq = redis.call('GET', seq_key)
+if not seq then
+  if floor == '' then return {-5, 0, 0} end
+  redis.call('SET', seq_key, floor)
+elseif floor ~= '' and tonumber(seq) < tonumber(floor) then
+  redis.call('SET', seq_key, floor)
+end
+local id = redis.call('INCR', seq_key) * stride + concert
+local exp = now + ttl
+
+redis.call('SET', seat_key, id, 'NX', 'PX', ttl)
+redis.call('HSET', prefix .. id, 'user', user, 'date', date, 'seat', seat,
+  'price', price, 'exp', exp, 'state', 'held')
+redis.call('PEXPIRE', prefix .. id, ttl + record_ttl)
+
+redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+redis.call('ZADD', held, exp, seat)
+redis.call('ZADD', user_holds, exp, id)
+if redis.call('PTTL', user_holds) < ttl + record_ttl then
+  redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+end
+return {1, id, exp}
