@@ -1,0 +1,241 @@
+// Command rushgate is the waiting-room gateway of a ticket rush.
+//
+//	rushgate [serve]   apply pending migrations, then serve
+//	rushgate migrate   apply pending migrations and exit
+//	rushgate seed --dates N --seats M --price P [--first-date YYYY-MM-DD]
+//
+// Configuration comes from the environment (see the README).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/schema"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rushgate:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  rushgate [serve]   apply pending migrations, then serve on ADDR
+  rushgate migrate   apply pending migrations and exit
+  rushgate seed --dates N --seats M --price P [--first-date YYYY-MM-DD]
+`
+
+// run is the whole program, testable end to end: ctx ends it (SIGTERM in
+// production), args are the command line without the program name.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, nil)
+	case "migrate":
+		db, err := openDB(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		db.Close()
+		fmt.Fprintln(stdout, "migrations applied")
+		return nil
+	case "seed":
+		return seed(ctx, cfg, args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+// openDB creates and migrates the database, with a connect timeout so an
+// unreachable Postgres fails fast.
+func openDB(ctx context.Context, cfg config.Config) (*sqlx.DB, error) {
+	dsn, err := withConnectTimeout(cfg.DatabaseURL, cfg.DBTimeout)
+	if err != nil {
+		return nil, err
+	}
+	db, err := schema.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(time.Minute)
+	return db, nil
+}
+
+func withConnectTimeout(dsn string, d time.Duration) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") == "" {
+		q.Set("connect_timeout", fmt.Sprint(max(1, int(d.Seconds()))))
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// openRedis connects with a deadline on every call, so an unreachable Redis
+// is a fast error and not a hang.
+func openRedis(ctx context.Context, cfg config.Config) (*redis.Client, error) {
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	opt.DialTimeout = cfg.RedisTimeout
+	opt.ReadTimeout = cfg.RedisTimeout
+	opt.WriteTimeout = cfg.RedisTimeout
+	opt.PoolTimeout = cfg.RedisTimeout
+	opt.ContextTimeoutEnabled = true
+	opt.MaxRetries = 1
+	opt.PoolSize = 128
+	opt.MinIdleConns = 8
+	rdb := redis.NewClient(opt)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis at %s: %w", opt.Addr, err)
+	}
+	return rdb, nil
+}
+
+// serve runs a replica until ctx ends, then shuts down gracefully: admission
+// stops first, in-flight requests drain within SHUTDOWN_GRACE while new
+// connections are refused, then Redis and Postgres are closed, in reverse
+// order of opening. ready, when not nil, receives the listening address.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
+	log.Info("starting rushgate", "config", cfg)
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rdb, err := openRedis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	gw, err := gateway.New(cfg, rdb, db, log)
+	if err != nil {
+		return err
+	}
+	if err := gw.Start(ctx); err != nil {
+		return err
+	}
+	defer gw.StopAdmitting()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           gw.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "addr", ln.Addr().String())
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: admission stopped, draining requests", "grace", cfg.ShutdownGrace)
+	gw.StopAdmitting()
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("grace period over; closing remaining connections", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// seed creates the demo concert (id 1) unless it exists.
+func seed(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	dates := fs.Int("dates", 3, "number of concert dates")
+	seats := fs.Int("seats", 500, "seats per date")
+	price := fs.Int64("price", 10000, "price of each seat, in won")
+	first := fs.String("first-date", "", "first date, YYYY-MM-DD (default: tomorrow)")
+	fs.SetOutput(stdout)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dates < 1 || *dates > 3660 || *seats < 1 || *seats > 1_000_000 || *price < 1 || *price > 100_000_000 {
+		return fmt.Errorf("seed: --dates 1…3660, --seats 1…1000000 and --price 1…100000000")
+	}
+	firstDate := time.Now().AddDate(0, 0, 1)
+	if *first != "" {
+		d, err := time.ParseInLocation(booking.DateLayout, *first, time.Local)
+		if err != nil {
+			return fmt.Errorf("seed: --first-date must be YYYY-MM-DD: %w", err)
+		}
+		firstDate = d
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	created, err := booking.NewService(db, nil, keyspaceFor(cfg), booking.Config{}).Seed(ctx, *dates, *seats, *price, firstDate)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "seeded concert 1: %d dates from %s, %d seats each at %d won\n",
+			*dates, firstDate.Format(booking.DateLayout), *seats, *price)
+	} else {
+		fmt.Fprintln(stdout, "concert 1 already exists; nothing to do")
+	}
+	return nil
+}

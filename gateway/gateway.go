@@ -1,0 +1,122 @@
+// Package gateway assembles a rushgate replica from its parts: the queue, the
+// booking and payment domains, the HTTP layer and the background loops
+// (admission and catalogue refresh). cmd/rushgate serves it; tests and load
+// tools build the very same thing.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/httpapi"
+	"github.com/rushgate/rushgate/internal/checkout"
+	"github.com/rushgate/rushgate/keyspace"
+	"github.com/rushgate/rushgate/payment"
+	"github.com/rushgate/rushgate/queue"
+)
+
+// Gateway is one replica: an http.Handler plus the loops it needs.
+type Gateway struct {
+	Handler http.Handler
+	Queue   *queue.Queue
+	Booking *booking.Service
+	Payment *payment.Service
+	Keys    keyspace.Space
+
+	cfg      config.Config
+	log      *slog.Logger
+	registry *prometheus.Registry
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+}
+
+// New builds a replica on rdb and db (already migrated).
+func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Logger) (*Gateway, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.TokenSecret == "" {
+		log.Warn("TOKEN_SECRET is unset: tokens are signed with a random key of this process; other replicas will reject them")
+	}
+	keys := keyspace.New(cfg.KeyPrefix)
+	q := queue.New(rdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
+		TokenTTL: cfg.TokenTTL,
+		Defaults: queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},
+	})
+	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
+	p := payment.NewService(db, checkout.Holds(b), payment.Config{})
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := httpapi.New(httpapi.Deps{
+		Queue: q, Booking: b, Payment: p,
+		Ready: func(ctx context.Context) error {
+			return errors.Join(rdb.Ping(ctx).Err(), db.PingContext(ctx))
+		},
+		AdminToken:     cfg.AdminToken,
+		EnterRatePerIP: cfg.EnterRatePerIP,
+		TrustedProxies: cfg.TrustedProxies,
+		RequestTimeout: cfg.DBTimeout + cfg.RedisTimeout,
+		Logger:         log,
+		Registry:       reg,
+		Gatherer:       reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Gateway{Handler: h, Queue: q, Booking: b, Payment: p, Keys: keys, cfg: cfg, log: log, registry: reg}, nil
+}
+
+// Start loads the catalogue and starts the background loops: catalogue
+// refresh and admission. Stop ends them.
+func (g *Gateway) Start(ctx context.Context) error {
+	if err := g.Booking.Refresh(ctx); err != nil {
+		return err
+	}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	g.mu.Lock()
+	g.cancel = cancel
+	g.mu.Unlock()
+	g.running.Add(2)
+	go func() {
+		defer g.running.Done()
+		g.Booking.Run(loopCtx, 5*time.Second)
+	}()
+	go func() {
+		defer g.running.Done()
+		var lastLog time.Time
+		g.Queue.Run(loopCtx, g.cfg.AdmitInterval, g.Booking.ConcertIDs, func(concert int64, err error) {
+			// An outage fails every tick; one line a second is enough to see it.
+			if time.Since(lastLog) > time.Second {
+				lastLog = time.Now()
+				g.log.Warn("admission step failed", "concert_id", concert, "err", err)
+			}
+		})
+	}()
+	return nil
+}
+
+// StopAdmitting ends the background loops (first step of a graceful
+// shutdown: no new admissions while requests drain) and waits for them.
+func (g *Gateway) StopAdmitting() {
+	g.mu.Lock()
+	cancel := g.cancel
+	g.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	g.running.Wait()
+}

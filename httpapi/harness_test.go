@@ -1,0 +1,166 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/internal/testenv"
+	"github.com/rushgate/rushgate/queue"
+)
+
+// harness is a whole gateway replica on the real Redis (own key prefix) and
+// Postgres (own database), driven through its real router.
+type harness struct {
+	t   *testing.T
+	gw  *gateway.Gateway
+	cfg config.Config
+	ctx context.Context
+}
+
+const adminKey = "admin-secret-for-tests"
+
+// newHarness builds a gateway with the contract's defaults, an admin key and
+// a seeded concert 1 (3 dates from tomorrow, 10 seats each at 10,000 won).
+func newHarness(t *testing.T, change func(*config.Config)) *harness {
+	t.Helper()
+	rdb, keys := testenv.Redis(t)
+	db, _ := testenv.Postgres(t)
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KeyPrefix = keys.Prefix()
+	cfg.AdminToken = adminKey
+	cfg.TokenSecret = "token-secret-for-tests"
+	cfg.EnterRatePerIP = 0
+	if change != nil {
+		change(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gw, err := gateway.New(cfg, rdb, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := gw.Booking.Seed(ctx, 3, 10, 10000, time.Now().AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Booking.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, gw: gw, cfg: cfg, ctx: ctx}
+}
+
+type response struct {
+	*httptest.ResponseRecorder
+	body map[string]any
+}
+
+func (r response) code() string {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func (r response) num(field string) int64 {
+	n, _ := r.body[field].(float64)
+	return int64(n)
+}
+
+func (r response) str(field string) string {
+	s, _ := r.body[field].(string)
+	return s
+}
+
+// do sends a request through the router. body is marshalled unless it is a
+// string (sent as is). headers are name, value pairs.
+func (h *harness) do(method, path string, body any, headers ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.RemoteAddr = "192.0.2.1:1234"
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.gw.Handler.ServeHTTP(rec, req)
+	r := response{ResponseRecorder: rec}
+	if strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(rec.Body.Bytes(), &r.body); err != nil {
+			h.t.Fatalf("%s %s: body is not JSON: %q", method, path, rec.Body.String())
+		}
+	}
+	return r
+}
+
+func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
+
+func (h *harness) admin(method, path string, body any) response {
+	h.t.Helper()
+	return h.do(method, path, body, bearer(adminKey)...)
+}
+
+// enter puts user in line and returns the token.
+func (h *harness) enter(user string) string {
+	h.t.Helper()
+	r := h.do("POST", "/api/tokens", map[string]any{"user_id": user})
+	if r.Code != http.StatusCreated && r.Code != http.StatusOK {
+		h.t.Fatalf("enter %s: %d %s", user, r.Code, r.Body)
+	}
+	return r.str("token")
+}
+
+// admitAll admits everyone waiting (as the admission loop would).
+func (h *harness) admitAll() {
+	h.t.Helper()
+	rate := 1e6
+	if _, err := h.gw.Queue.UpdateSettings(h.ctx, 1, queue.SettingsPatch{AdmitPerSecond: &rate}); err != nil {
+		h.t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a, err := h.gw.Queue.Admit(h.ctx, 1)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if a.Waiting == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("could not admit everyone: %+v", a)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// activeToken is the token of a user who entered and was admitted.
+func (h *harness) activeToken(user string) string {
+	h.t.Helper()
+	tok := h.enter(user)
+	h.admitAll()
+	return tok
+}
