@@ -227,7 +227,13 @@ func seed(ctx context.Context, cfg config.Config, args []string, stdout io.Write
 		return err
 	}
 	defer db.Close()
-	created, err := booking.NewService(db, nil, keyspaceFor(cfg), booking.Config{}).Seed(ctx, *dates, *seats, *price, firstDate)
+	// Seeding loads the new catalogue, which warms the sold-seat cache in Redis.
+	rdb, err := openRedis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	created, err := booking.NewService(db, rdb, keyspaceFor(cfg), booking.Config{}).Seed(ctx, *dates, *seats, *price, firstDate)
 	if err != nil {
 		return err
 	}
