@@ -60,7 +60,8 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	p := payment.NewService(db, checkout.Holds(b), payment.Config{})
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newQueueCollector(q, b.ConcertIDs))
 	h, err := httpapi.New(httpapi.Deps{
 		Queue: q, Booking: b, Payment: p,
 		Ready: func(ctx context.Context) error {

@@ -109,9 +109,19 @@ func TestOperations(t *testing.T) {
 		}
 	}
 	h.enter("metered")
+	if _, err := h.gw.Queue.Admit(h.ctx, 1); err != nil { // a tick of this replica's admission loop
+		t.Fatal(err)
+	}
 	r := h.do("GET", "/metrics", nil)
-	if r.Code != 200 || !strings.Contains(r.Body.String(), `rushgate_http_requests_total{route="/api/tokens",status="201"} 1`) {
-		t.Errorf("/metrics: %d, missing the request counter", r.Code)
+	for _, want := range []string{
+		`rushgate_http_requests_total{route="/api/tokens",status="201"} 1`,
+		`rushgate_queue_waiting{concert_id="1"} 1`,
+		`rushgate_queue_admit_per_second{concert_id="1"} 100`,
+		`rushgate_queue_paused{concert_id="1"} 0`,
+	} {
+		if r.Code != 200 || !strings.Contains(r.Body.String(), want) {
+			t.Errorf("/metrics: %d, missing %s", r.Code, want)
+		}
 	}
 	if r := h.do("GET", "/no/such/route", nil); r.Code != 404 || r.code() != "not_found" {
 		t.Errorf("unknown route: %d %q", r.Code, r.code())

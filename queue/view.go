@@ -17,6 +17,7 @@ type view struct {
 	at       time.Time
 	head     int64
 	settings Settings
+	last     Admission // the latest admission step's outcome
 	// samples of admitted_total over the last rateWindow, oldest first, for
 	// the admission rate actually measured.
 	samples []sample
@@ -93,6 +94,7 @@ func (q *Queue) observe(concertID int64, now time.Time, a Admission) {
 		v.head = a.Head
 	}
 	v.settings = a.Settings
+	v.last = a
 	v.samples = append(v.samples, sample{at: now, total: a.AdmittedTotal})
 	cut := 0
 	for cut < len(v.samples)-1 && now.Sub(v.samples[cut].at) > rateWindow {
@@ -134,4 +136,17 @@ func (q *Queue) view(ctx context.Context, concertID int64, now time.Time) (view,
 		cp.head = v.head
 	}
 	return cp, nil
+}
+
+// Observed is what this replica last saw of concertID's line: the outcome
+// of its latest admission step, the admission rate measured over the last
+// few seconds, and when. ok is false before the first step.
+func (q *Queue) Observed(concertID int64) (a Admission, measuredRate float64, at time.Time, ok bool) {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	v := q.views[concertID]
+	if v == nil {
+		return Admission{}, 0, time.Time{}, false
+	}
+	return v.last, v.measuredRate(), v.at, true
 }
