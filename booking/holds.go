@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,9 @@ import (
 	"github.com/rushgate/rushgate/lua"
 )
 
-// A hold id (the reservation id) is seq*IDStride + concertID, where seq
-// counts the holds of the concert in Redis (keys.HoldSeq). Counters are per
+// IDStride keeps the hold ids of different concerts apart: a hold id (the
+// reservation id) is seq*IDStride + concertID, so concert ids must be below
+// IDStride (Hold fails otherwise), and seq counts the holds of the concert in Redis (keys.HoldSeq). Counters are per
 // concert so that a hold touches one Cluster slot, but reservation_id is the
 // primary key of all sales in Postgres: the stride keeps the ids of different
 // concerts apart. Ids stay below 2^53 (exact in JSON numbers) for 9*10^11
@@ -70,11 +72,11 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	kc := s.keys.Concert(concertID)
 	keys := []string{kc.Seat(day, seat), kc.Held(day), kc.Sold(day), kc.UserHolds(userID), kc.HoldSeq(), holdPrefix(kc)}
 	now := ms(s.cfg.Now())
-	floor := ""
+	floor, checked := "", "0"
 	for attempt := 0; attempt < 3; attempt++ {
 		res, err := lua.Hold.Run(ctx, s.rdb, keys,
 			userID, day, seat, price, now, s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
-			recordGrace.Milliseconds(), concertID, IDStride, floor).Int64Slice()
+			recordGrace.Milliseconds(), concertID, IDStride, floor, checked).Int64Slice()
 		if err != nil {
 			return Hold{}, fmt.Errorf("booking: hold: %w", err)
 		}
@@ -89,9 +91,16 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 		case -3:
 			return Hold{}, ErrHoldLimit
 		case -4:
-			if err := s.ensureSold(ctx, concertID, d); err != nil {
+			sold, err := s.ensureSold(ctx, concertID, d)
+			if err != nil {
 				return Hold{}, err
 			}
+			if _, found := slices.BinarySearch(sold, seat); found {
+				return Hold{}, ErrSeatTaken
+			}
+			// Postgres says unsold; the script still checks the bit for
+			// sales recorded since.
+			checked = "1"
 		case -5:
 			top, err := s.store.MaxReservationID(ctx)
 			if err != nil {
@@ -140,9 +149,9 @@ func (s *Service) readRecord(ctx context.Context, kc keyspace.Concert, holdID in
 }
 
 // ClaimHold marks the user's hold as being paid and returns it. While claimed
-// the hold neither lapses nor can be claimed again, until UnclaimHold,
-// MarkSold, or the claim lease (Config.ClaimLease, counted past the hold's
-// own expiry if later) runs out.
+// the hold neither lapses nor can be claimed again, until UnclaimHold or
+// MarkSold, or until the claim's lease ends: the later of the hold's expiry
+// and now + Config.ClaimLease.
 //
 // Errors: ErrHoldNotFound (no such hold in this concert, or another user's),
 // ErrHoldExpired (it lapsed, or a previous claim's lease ran out),

@@ -307,3 +307,121 @@ func TestSeedByManyReplicasAtOnceCreatesOnce(t *testing.T) {
 		t.Errorf("%d seeds reported creating, want %d", got, want)
 	}
 }
+
+func TestClaimOfOneHoldByManyHasOneWinner(t *testing.T) {
+	env := newReal(t, booking.Config{}, 1, 10)
+	ctx := context.Background()
+	h, err := env.svc.Hold(ctx, 1, "alice", firstDay, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = env.svc.ClaimHold(ctx, 1, h.ID, "alice") })
+	}
+	wg.Wait()
+	won, busy := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, booking.ErrHoldBusy):
+			busy++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 || busy != n-1 {
+		t.Errorf("%d claims won and %d busy, want 1 and %d", won, busy, n-1)
+	}
+}
+
+func TestSoldCacheRebuildNeverLosesAConcurrentSale(t *testing.T) {
+	env := newReal(t, booking.Config{}, 1, 300)
+	ctx := context.Background()
+	const sales = 100
+	holds := make([]booking.Hold, sales)
+	for i := range holds {
+		var err error
+		if holds[i], err = env.svc.Hold(ctx, 1, fmt.Sprintf("user%d", i), firstDay, 2*i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sold := env.keys.Concert(1).Sold(firstDay)
+	var wg sync.WaitGroup
+	for _, h := range holds {
+		wg.Go(func() {
+			sellInPostgres(t, env.db, 1, firstDay, h.Seat, h.ID, h.UserID)
+			if err := env.svc.MarkSold(ctx, 1, h.ID); err != nil {
+				t.Errorf("mark sold: %v", err)
+			}
+		})
+	}
+	// Meanwhile the cache keeps being lost and rebuilt by listings.
+	for range 20 {
+		wg.Go(func() {
+			for range 10 {
+				if err := env.rdb.Unlink(ctx, sold).Err(); err != nil {
+					t.Errorf("unlink: %v", err)
+				}
+				if _, err := env.svc.AvailableSeats(ctx, 1, firstDay); err != nil {
+					t.Errorf("listing: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Read the cache as the last writer left it; it must hold every sale.
+	seats, err := env.svc.AvailableSeats(ctx, 1, firstDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range holds {
+		if contains(seats, h.Seat) {
+			t.Errorf("sold seat %d listed", h.Seat)
+		}
+	}
+	if got, want := len(seats), 300-sales; got != want {
+		t.Errorf("%d seats listed, want %d", got, want)
+	}
+}
+
+func TestPaymentFlowOnTheRealServices(t *testing.T) {
+	env := newReal(t, booking.Config{MaxHoldsPerUser: 1}, 1, 3)
+	ctx := context.Background()
+	h, err := env.svc.Hold(ctx, 1, "alice", firstDay, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"claim", func() error { _, err := env.svc.ClaimHold(ctx, 1, h.ID, "alice"); return err }},
+		{"unclaim", func() error { return env.svc.UnclaimHold(ctx, 1, h.ID) }},
+		{"claim again", func() error { _, err := env.svc.ClaimHold(ctx, 1, h.ID, "alice"); return err }},
+		{"sell in Postgres", func() error { sellInPostgres(t, env.db, 1, firstDay, 2, h.ID, "alice"); return nil }},
+		{"mark sold", func() error { return env.svc.MarkSold(ctx, 1, h.ID) }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+	}
+	if _, err := env.svc.ClaimHold(ctx, 1, h.ID, "alice"); !errors.Is(err, booking.ErrAlreadyPaid) {
+		t.Errorf("claim after the sale: err = %v, want ErrAlreadyPaid", err)
+	}
+	seats, err := env.svc.AvailableSeats(ctx, 1, firstDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(seats), "[1 3]"; got != want {
+		t.Errorf("available = %s, want %s", got, want)
+	}
+	// The sale freed alice's only hold slot.
+	if _, err := env.svc.Hold(ctx, 1, "alice", firstDay, 3); err != nil {
+		t.Errorf("next hold: %v", err)
+	}
+}

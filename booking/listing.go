@@ -138,10 +138,14 @@ func (sn snapshot) available(t *seatTable, limit int) []int {
 }
 
 // snapshots reads the sold bitmap and live holds of the dates in one
-// pipelined round trip, rebuilding any sold cache that is not loaded.
+// pipelined round trip, rebuilding any sold cache that is not loaded. If a
+// cache vanishes again right after its rebuild (Redis being flushed over and
+// over), the last read is completed with the sold seats the rebuild read from
+// Postgres: what Postgres had then plus what Redis recorded since.
 func (s *Service) snapshots(ctx context.Context, concertID int64, dates []*date, now int64) ([]snapshot, error) {
 	kc := s.keys.Concert(concertID)
 	live := &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"}
+	rebuilt := make([][]int, len(dates))
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		gets := make([]*redis.StringCmd, len(dates))
@@ -154,15 +158,19 @@ func (s *Service) snapshots(ctx context.Context, concertID int64, dates []*date,
 			return nil, fmt.Errorf("booking: read seats: %w", err)
 		}
 		out := make([]snapshot, len(dates))
-		var missing []*date
-		for i, d := range dates {
+		var missing []int
+		for i := range dates {
 			b, err := gets[i].Bytes()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return nil, fmt.Errorf("booking: read sold seats: %w", err)
 			}
 			if !soldLoaded(b) {
-				missing = append(missing, d)
-				continue
+				if try == maxSnapshotTries && rebuilt[i] != nil {
+					b = withBits(b, rebuilt[i])
+				} else {
+					missing = append(missing, i)
+					continue
+				}
 			}
 			out[i] = snapshot{sold: b, held: zs[i].Val()}
 		}
@@ -170,19 +178,38 @@ func (s *Service) snapshots(ctx context.Context, concertID int64, dates []*date,
 			return out, nil
 		}
 		if try == maxSnapshotTries {
-			return nil, errors.New("booking: sold cache keeps vanishing")
+			return nil, errors.New("booking: sold cache could not be rebuilt")
 		}
-		for _, d := range missing {
-			if err := s.ensureSold(ctx, concertID, d); err != nil {
+		for _, i := range missing {
+			seats, err := s.ensureSold(ctx, concertID, dates[i])
+			if err != nil {
 				return nil, err
 			}
+			rebuilt[i] = seats
 		}
 	}
 }
 
+// withBits returns a copy of a Redis bitmap with the bits of seats (and the
+// "loaded" bit 0) set.
+func withBits(bitmap []byte, seats []int) []byte {
+	top := 0
+	for _, n := range seats {
+		top = max(top, n)
+	}
+	out := make([]byte, max(len(bitmap), top/8+1))
+	copy(out, bitmap)
+	out[0] |= 0x80
+	for _, n := range seats {
+		out[n>>3] |= 0x80 >> (n & 7)
+	}
+	return out
+}
+
 // freeCounts returns, per date, seats − sold − live holds: a lower bound of
 // the free seats (a seat both sold and held counts twice), in one pipelined
-// round trip, rebuilding any sold cache that is not loaded.
+// round trip, rebuilding any sold cache that is not loaded. A date whose cache
+// is still missing after that reads 0, which sends it to the exact check.
 func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date, now int64) ([]int64, error) {
 	kc := s.keys.Concert(concertID)
 	lo := "(" + strconv.FormatInt(now, 10)
@@ -209,14 +236,11 @@ func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date
 			// BITCOUNT includes the "loaded" bit.
 			out[i] = int64(d.count) - (sold[i].Val() - 1) - held[i].Val()
 		}
-		if len(missing) == 0 {
+		if len(missing) == 0 || try == maxSnapshotTries {
 			return out, nil
 		}
-		if try == maxSnapshotTries {
-			return nil, errors.New("booking: sold cache keeps vanishing")
-		}
 		for _, d := range missing {
-			if err := s.ensureSold(ctx, concertID, d); err != nil {
+			if _, err := s.ensureSold(ctx, concertID, d); err != nil {
 				return nil, err
 			}
 		}

@@ -26,7 +26,8 @@ type Config struct {
 	// concert (default 4).
 	MaxHoldsPerUser int
 	// ClaimLease is how long a claim (a payment in progress) keeps the seat at
-	// least, even past the hold's expiry (default 1m). It bounds how long a
+	// least, even past the hold's expiry (default 1m); a payment must finish
+	// well within it. It bounds how long a
 	// payment that crashed between ClaimHold and UnclaimHold/MarkSold can keep
 	// a seat from being sold to someone else.
 	ClaimLease time.Duration

@@ -33,14 +33,15 @@ func soldBit(bitmap []byte, n int) bool {
 // soldLoaded reports whether a sold bitmap carries the "loaded" bit.
 func soldLoaded(bitmap []byte) bool { return soldBit(bitmap, 0) }
 
-// ensureSold rebuilds the sold cache of a date from Postgres. Concurrent
-// callers for the same date share one rebuild.
-func (s *Service) ensureSold(ctx context.Context, concertID int64, d *date) error {
+// ensureSold rebuilds the sold cache of a date from Postgres and returns the
+// sold seats it read there (callers must not modify them). Concurrent callers
+// for the same date share one rebuild.
+func (s *Service) ensureSold(ctx context.Context, concertID int64, d *date) ([]int, error) {
 	key := s.keys.Concert(concertID).Sold(d.day)
-	return s.rebuilds.do(ctx, key, func(ctx context.Context) error {
+	return s.rebuilds.do(ctx, key, func(ctx context.Context) ([]int, error) {
 		seats, err := s.store.SoldSeats(ctx, d.id)
 		if err != nil {
-			return fmt.Errorf("booking: rebuild sold cache: %w", err)
+			return nil, fmt.Errorf("booking: rebuild sold cache: %w", err)
 		}
 		for start := 0; ; start += soldChunk {
 			end := min(start+soldChunk, len(seats))
@@ -55,10 +56,10 @@ func (s *Service) ensureSold(ctx context.Context, concertID int64, d *date) erro
 				args = append(args, strconv.Itoa(n))
 			}
 			if err := lua.LoadSold.Run(ctx, s.rdb, []string{key}, args...).Err(); err != nil {
-				return fmt.Errorf("booking: rebuild sold cache: %w", err)
+				return nil, fmt.Errorf("booking: rebuild sold cache: %w", err)
 			}
 			if last {
-				return nil
+				return seats, nil
 			}
 		}
 	})
@@ -92,7 +93,7 @@ func (s *Service) warmSold(ctx context.Context, cat *catalogue) error {
 		if n, _ := cmdInt(cmds[i]); n == 1 {
 			continue
 		}
-		if err := s.ensureSold(ctx, t.concertID, t.d); err != nil {
+		if _, err := s.ensureSold(ctx, t.concertID, t.d); err != nil {
 			return err
 		}
 	}
@@ -111,10 +112,11 @@ type flight struct {
 
 type flightCall struct {
 	done chan struct{}
+	val  []int
 	err  error
 }
 
-func (f *flight) do(ctx context.Context, key string, fn func(context.Context) error) error {
+func (f *flight) do(ctx context.Context, key string, fn func(context.Context) ([]int, error)) ([]int, error) {
 	f.mu.Lock()
 	if f.calls == nil {
 		f.calls = map[string]*flightCall{}
@@ -123,9 +125,9 @@ func (f *flight) do(ctx context.Context, key string, fn func(context.Context) er
 		f.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.err
+			return c.val, c.err
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	c := &flightCall{done: make(chan struct{})}
@@ -135,11 +137,11 @@ func (f *flight) do(ctx context.Context, key string, fn func(context.Context) er
 	// The leader's cancellation must not fail the callers waiting on it; the
 	// timeout keeps a stuck rebuild from blocking them forever.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flightTimeout)
-	c.err = fn(fctx)
+	c.val, c.err = fn(fctx)
 	cancel()
 	f.mu.Lock()
 	delete(f.calls, key)
 	f.mu.Unlock()
 	close(c.done)
-	return c.err
+	return c.val, c.err
 }

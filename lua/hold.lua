@@ -22,6 +22,9 @@
 --         ids of different concerts never collide in Postgres
 -- ARGV[11] sequence floor: "" or the least sequence Postgres allows; used (and
 --          required) when hold_seq is missing, e.g. after Redis lost it
+-- ARGV[12] "1" when Go has just rebuilt the sold cache and found the seat
+--          unsold in Postgres: the "loaded" bit is then not required (Redis
+--          may have lost the cache again meanwhile); "0" otherwise
 --
 -- Returns {code, id, expires_ms}
 --   code  1 held
@@ -40,9 +43,10 @@ local max_holds = tonumber(ARGV[7])
 local record_ttl = tonumber(ARGV[8])
 local concert, stride = tonumber(ARGV[9]), tonumber(ARGV[10])
 local floor = ARGV[11]
+local checked = ARGV[12] == '1'
 
 -- A missing sold cache must never read as "nothing sold".
-if redis.call('GETBIT', sold, 0) == 0 then return {-4, 0, 0} end
+if not checked and redis.call('GETBIT', sold, 0) == 0 then return {-4, 0, 0} end
 if redis.call('GETBIT', sold, seat) == 1 then return {-2, 0, 0} end
 
 -- Lapsed holds leave by score; no sweeper is needed.
