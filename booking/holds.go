@@ -17,12 +17,12 @@ import (
 )
 
 // IDStride keeps the hold ids of different concerts apart: a hold id (the
-// reservation id) is seq*IDStride + concertID, so concert ids must be below
-// IDStride (Hold fails otherwise), and seq counts the holds of the concert in Redis (keys.HoldSeq). Counters are per
-// concert so that a hold touches one Cluster slot, but reservation_id is the
-// primary key of all sales in Postgres: the stride keeps the ids of different
-// concerts apart. Ids stay below 2^53 (exact in JSON numbers) for 9*10^11
-// holds per concert.
+// reservation id) is seq*IDStride + concertID, where seq counts the holds of
+// the concert in Redis (keys.HoldSeq). Counters are per concert so that a hold
+// touches one Cluster slot, but reservation_id is the primary key of all sales
+// in Postgres. Concert ids must therefore be below IDStride (Hold fails
+// otherwise). Ids stay below 2^53 (exact as JSON numbers) for 9*10^11 holds
+// per concert.
 const IDStride = 10_000
 
 // recordGrace is how long a hold record outlives its seat lock, so that

@@ -1,0 +1,143 @@
+package bookingdb_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rushgate/rushgate/booking/bookingdb"
+	"github.com/rushgate/rushgate/internal/testenv"
+)
+
+var first = time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
+
+func TestCreateConcert(t *testing.T) {
+	db, _ := testenv.Postgres(t)
+	store := bookingdb.New(db)
+	ctx := context.Background()
+
+	id, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 5, Name: "five", FirstDate: first, Dates: 2, Seats: 3, Price: 7000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := id, int64(5); got != want {
+		t.Errorf("id = %d, want %d", got, want)
+	}
+
+	t.Run("ErrConcertExists for a taken id", func(t *testing.T) {
+		_, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 5, Name: "again", FirstDate: first, Dates: 1, Seats: 1, Price: 1})
+		if !errors.Is(err, bookingdb.ErrConcertExists) {
+			t.Fatalf("err = %v, want ErrConcertExists", err)
+		}
+	})
+
+	t.Run("an id from the sequence comes after an explicit one", func(t *testing.T) {
+		id, err := store.CreateConcert(ctx, bookingdb.NewConcert{Name: "next", FirstDate: first, Dates: 1, Seats: 1, Price: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := id, int64(6); got != want {
+			t.Errorf("id = %d, want %d", got, want)
+		}
+	})
+
+	t.Run("rejects an empty catalogue", func(t *testing.T) {
+		for _, c := range []bookingdb.NewConcert{
+			{Name: "no dates", FirstDate: first, Seats: 1, Price: 1},
+			{Name: "no seats", FirstDate: first, Dates: 1, Price: 1},
+			{Name: "free", FirstDate: first, Dates: 1, Seats: 1},
+		} {
+			if _, err := store.CreateConcert(ctx, c); err == nil {
+				t.Errorf("%s: created", c.Name)
+			}
+		}
+	})
+
+	t.Run("Catalogue lists concerts and their dates", func(t *testing.T) {
+		cat, err := store.Catalogue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := fmt.Sprint(cat)
+		// Date ids are whatever the sequence gave; compare the days.
+		if len(cat) != 2 || cat[0].ID != 5 || cat[1].ID != 6 || len(cat[0].Dates) != 2 ||
+			cat[0].Dates[0].Day != "2030-01-02" || cat[0].Dates[1].Day != "2030-01-03" || len(cat[1].Dates) != 1 {
+			t.Errorf("catalogue = %s", got)
+		}
+		counts, err := store.SeatCounts(ctx, []int64{cat[0].Dates[0].ID, cat[1].Dates[0].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := counts[cat[0].Dates[0].ID], 3; got != want {
+			t.Errorf("seat count = %d, want %d", got, want)
+		}
+		seats, err := store.Seats(ctx, cat[0].Dates[1].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fmt.Sprint(seats), "[{1 7000} {2 7000} {3 7000}]"; got != want {
+			t.Errorf("seats = %s, want %s", got, want)
+		}
+	})
+}
+
+func TestSales(t *testing.T) {
+	db, _ := testenv.Postgres(t)
+	store := bookingdb.New(db)
+	ctx := context.Background()
+	if _, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 1, Name: "one", FirstDate: first, Dates: 1, Seats: 5, Price: 100}); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := store.Catalogue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dateID := cat[0].Dates[0].ID
+
+	if top, err := store.MaxReservationID(ctx); err != nil || top != 0 {
+		t.Fatalf("MaxReservationID of an empty database = %d, %v; want 0", top, err)
+	}
+	if _, err := store.Reservation(ctx, 1, 10001); !errors.Is(err, bookingdb.ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+
+	if _, err := db.ExecContext(ctx, `
+		INSERT INTO users (user_id) VALUES ('amy');
+		INSERT INTO reservations (reservation_id, concert_id, date_id, seat_id, user_seq, reservation_date, seat_number, price)
+		SELECT 30001, 1, s.date_id, s.seat_id, (SELECT user_seq FROM users), '2030-01-02', s.seat_number, s.price
+		FROM seats s WHERE s.seat_number IN (4);
+		INSERT INTO reservations (reservation_id, concert_id, date_id, seat_id, user_seq, reservation_date, seat_number, price)
+		SELECT 20001, 1, s.date_id, s.seat_id, (SELECT user_seq FROM users), '2030-01-02', s.seat_number, s.price
+		FROM seats s WHERE s.seat_number IN (2);
+		INSERT INTO pay_history (user_seq, reservation_id, amount, payment_status)
+		SELECT user_seq, 90001, 100, 'FAILED' FROM users`); err != nil {
+		t.Fatal(err)
+	}
+
+	sold, err := store.SoldSeats(ctx, dateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(sold), "[2 4]"; got != want {
+		t.Errorf("sold = %s, want %s", got, want)
+	}
+	top, err := store.MaxReservationID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := top, int64(90001); got != want {
+		t.Errorf("MaxReservationID = %d, want %d (pay_history counts)", got, want)
+	}
+	r, err := store.Reservation(ctx, 1, 30001)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.UserID != "amy" || r.Day != "2030-01-02" || r.Seat != 4 || r.DateID != dateID {
+		t.Errorf("reservation = %+v", r)
+	}
+	if _, err := store.Reservation(ctx, 2, 30001); !errors.Is(err, bookingdb.ErrNotFound) {
+		t.Errorf("another concert's reservation: err = %v, want ErrNotFound", err)
+	}
+}
