@@ -16,5 +16,13 @@ func (s *Service) Replay(ctx context.Context, req Request) (r Receipt, found boo
 	if !idem.on() {
 		return Receipt{}, false, nil
 	}
-	return s.replay(ctx, idem)
+	type lookup struct {
+		r     Receipt
+		found bool
+	}
+	l, err := within(ctx, func() (lookup, error) {
+		r, found, err := s.replay(ctx, idem)
+		return lookup{r, found}, err
+	})
+	return l.r, l.found, err
 }

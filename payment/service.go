@@ -54,7 +54,7 @@ func (s *Service) Balance(ctx context.Context, userID string) (int64, error) {
 	if !userid.Valid(userID) {
 		return 0, ErrInvalidUserID
 	}
-	pay, err := paymentdb.NewUsers(s.db).Balance(ctx, userID)
+	pay, err := within(ctx, func() (int64, error) { return paymentdb.NewUsers(s.db).Balance(ctx, userID) })
 	if errors.Is(err, paymentdb.ErrNotFound) {
 		return 0, ErrUserNotFound
 	}
@@ -68,7 +68,10 @@ func (s *Service) Balance(ctx context.Context, userID string) (int64, error) {
 // sight, and returns the new balance. Concurrent charges never lose an
 // update, and every charge is in the ledger. ErrInvalidAmount when amount is
 // outside MinAmount…MaxAmount or the balance would pass MaxBalance (nothing
-// is charged); ErrInvalidUserID; ErrUnavailable.
+// is charged); ErrInvalidUserID; ErrUnavailable, also as soon as ctx ends
+// — then the one-statement charge either applied in full or not at all, and
+// the caller cannot tell which (the contract has no idempotency key for
+// top-ups): Balance tells.
 func (s *Service) Charge(ctx context.Context, userID string, amount int64) (int64, error) {
 	if !userid.Valid(userID) {
 		return 0, ErrInvalidUserID
@@ -76,7 +79,9 @@ func (s *Service) Charge(ctx context.Context, userID string, amount int64) (int6
 	if !ValidAmount(amount) {
 		return 0, ErrInvalidAmount
 	}
-	pay, err := paymentdb.NewUsers(s.db).Charge(ctx, userID, amount, MaxBalance, s.now())
+	pay, err := within(ctx, func() (int64, error) {
+		return paymentdb.NewUsers(s.db).Charge(ctx, userID, amount, MaxBalance, s.now())
+	})
 	if errors.Is(err, paymentdb.ErrBalanceCap) {
 		return 0, fmt.Errorf("%w: the balance would pass %d", ErrInvalidAmount, int64(MaxBalance))
 	}
@@ -95,7 +100,8 @@ func (s *Service) Charge(ctx context.Context, userID string, amount int64) (int6
 // ErrAlreadyPaid, ErrAmountMismatch (the hold stays); ErrInsufficientBalance
 // (a FAILED PayHistory row is written, nothing else changes, the hold stays);
 // ErrPaymentInProgress (a concurrent payment of the hold is running);
-// ErrIdempotencyConflict; ErrUnavailable (nothing charged, the hold intact).
+// ErrIdempotencyConflict; ErrUnavailable (nothing charged, the hold intact
+// — except when ctx ends while the transaction is in flight: see below).
 //
 // With an IdempotencyKey, the answer to the first request is stored and a
 // retry of the same request by the same user gets it again with
@@ -105,10 +111,20 @@ func (s *Service) Charge(ctx context.Context, userID string, amount int64) (int6
 // ErrAlreadyPaid). ErrInsufficientBalance is not stored, because the hold
 // stays and the contract invites a top-up and a retry; ErrPaymentInProgress,
 // ErrUnavailable and internal errors are not stored, being transient.
+//
+// Pay returns by the time ctx ends, whatever the network does. If ctx ends
+// first the answer is ErrUnavailable while the payment finishes in the
+// background, all or nothing, and ends its claim itself; a retry then learns
+// the outcome (the receipt under the same Idempotency-Key, or
+// ErrAlreadyPaid, or a fresh attempt if it rolled back).
 func (s *Service) Pay(ctx context.Context, req Request) (Receipt, error) {
 	if err := validate(req); err != nil {
 		return Receipt{}, err
 	}
+	return within(ctx, func() (Receipt, error) { return s.pay(ctx, req) })
+}
+
+func (s *Service) pay(ctx context.Context, req Request) (Receipt, error) {
 	idem := newIdempotency(req)
 	if idem.on() {
 		if r, found, err := s.replay(ctx, idem); found {
@@ -310,6 +326,37 @@ func validate(req Request) error {
 		return ErrInvalidIdempotencyKey
 	}
 	return nil
+}
+
+// within runs f and returns its answer, or ErrUnavailable as soon as ctx
+// ends, leaving f to finish in the background. lib/pq cannot interrupt a read
+// blocked on a silent network (it asks the server to cancel, over that same
+// network), so without this a partition would hold the caller long past its
+// deadline. f must clean up after itself, and does: the claim is ended by the
+// goroutine that made it, and an open transaction rolls back when its
+// connection fails.
+func within[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-done: // finished at the deadline: its answer is better
+			return r.v, r.err
+		default:
+		}
+		var zero T
+		return zero, fmt.Errorf("%w: %w", ErrUnavailable, context.Cause(ctx))
+	}
 }
 
 // storeError turns a store failure into ErrUnavailable when Postgres could

@@ -535,6 +535,64 @@ func TestPostgresOutageDuringPaymentFailsFastAndChargesNothing(t *testing.T) {
 	}
 }
 
+func TestPostgresPartitionReturnsByTheDeadlineAndSettlesAfter(t *testing.T) {
+	r := newRush(t, booking.Config{})
+	u, err := url.Parse(r.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := faultproxy.Start(t, u.Host)
+	u.Host = proxy.Addr()
+	viaProxy, err := sqlx.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { viaProxy.Close() })
+	pay := payment.NewService(viaProxy, checkout.Holds(r.booking), payment.Config{})
+	r.charge(t, "ann", 10_000)
+	h := r.hold(t, "ann", 1)
+	if _, err := pay.Balance(context.Background(), "ann"); err != nil { // a pooled connection to stall
+		t.Fatal(err)
+	}
+
+	// A silent network: lib/pq alone would wait on it long past any deadline.
+	proxy.Stall()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() {
+		_, err := pay.Pay(ctx, request("ann", h))
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		if !errors.Is(err, payment.ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the payment did not return within 5s of its 1s deadline")
+	}
+	if _, err := pay.Balance(ctx, "ann"); !errors.Is(err, payment.ErrUnavailable) {
+		t.Fatalf("Balance after the deadline: err = %v, want ErrUnavailable", err)
+	}
+
+	// Once the network is back the abandoned attempt ends (it never reached
+	// a commit) and gives its claim back; the hold is then paid once.
+	proxy.Restore()
+	var receipt payment.Receipt
+	waitFor(t, "the hold to be payable again", func() bool {
+		var err error
+		receipt, err = pay.Pay(context.Background(), request("ann", h))
+		if err != nil && !errors.Is(err, payment.ErrPaymentInProgress) {
+			t.Fatalf("paying after restore: %v", err)
+		}
+		return err == nil
+	})
+	if got, want := receipt.Balance, int64(10_000-price); got != want {
+		t.Fatalf("balance after restore = %d, want %d (one debit)", got, want)
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
