@@ -122,9 +122,13 @@ func openRedis(ctx context.Context, cfg config.Config) (*redis.Client, error) {
 	opt.PoolTimeout = cfg.RedisTimeout
 	opt.ContextTimeoutEnabled = true
 	opt.MaxRetries = 1
+	// A refused dial fails at once; the command's one retry is the second
+	// chance. (go-redis would otherwise dial five times, 100ms apart.)
+	opt.DialerRetries = 1
 	opt.PoolSize = 128
 	opt.MinIdleConns = 8
 	rdb := redis.NewClient(opt)
+	rdb.AddHook(callDeadline(cfg.RedisTimeout))
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
@@ -132,6 +136,30 @@ func openRedis(ctx context.Context, cfg config.Config) (*redis.Client, error) {
 		return nil, fmt.Errorf("redis at %s: %w", opt.Addr, err)
 	}
 	return rdb, nil
+}
+
+// callDeadline bounds each Redis command, its retry and dials included, by
+// REDIS_TIMEOUT. go-redis applies its read and write timeouts to each attempt
+// and retries a timed-out read, so without it a stalled Redis would cost two
+// timeouts per call and answers would pass the contract's "fast 503".
+type callDeadline time.Duration
+
+func (d callDeadline) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (d callDeadline) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (d callDeadline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
+		defer cancel()
+		return next(ctx, cmds)
+	}
 }
 
 // serve runs a replica until ctx ends, then shuts down gracefully: admission
