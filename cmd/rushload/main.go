@@ -1,0 +1,160 @@
+// Command rushload simulates a ticket rush against a running rushgate and
+// checks that it kept its promises.
+//
+//	rushload -url http://127.0.0.1:8080 -users 20000 -admin-token $ADMIN_TOKEN
+//	rushload tokens -url ... -users 1000 [-active] -out tokens.tsv
+//
+// Users arrive (all at once, or -arrival-rate per second), enter the line,
+// poll as the gateway asks, and once admitted list dates and seats, hold a
+// free seat (another on 409 seat_taken), top up when short and pay with an
+// Idempotency-Key. At the end it prints per-route throughput and latency
+// percentiles, the time to admission, the admission rate against the
+// configured one, and the invariants: no seat sold twice, no more seats sold
+// than offered, money conserved, admission in arrival order, payment replays
+// answered with the first payment.
+//
+// Exit status: 0 all well; 1 an invariant broke; 2 bad usage or the gateway
+// did not answer; 3 the rush did not finish within -duration, or more
+// requests failed (5xx or no answer) than -max-error-rate allows.
+//
+// The tokens command puts users in line and writes "token<TAB>user_id"
+// lines, for load tools that replay them (scripts/bench).
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rushgate/rushgate/internal/rush"
+)
+
+const (
+	exitOK         = 0
+	exitViolations = 1
+	exitUsage      = 2
+	exitIncomplete = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "tokens" {
+		return tokens(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("rushload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o rush.Options
+	var asJSON, quiet bool
+	var maxErrorRate float64
+	fs.StringVar(&o.BaseURL, "url", "http://127.0.0.1:8080", "the gateway's base URL")
+	fs.IntVar(&o.Users, "users", 1000, "users taking part")
+	fs.Float64Var(&o.ArrivalRate, "arrival-rate", 0, "users arriving per second (0: all at once)")
+	fs.DurationVar(&o.Duration, "duration", 5*time.Minute, "the longest the rush may run")
+	fs.IntVar(&o.Concurrency, "concurrency", 128, "most HTTP requests in flight")
+	fs.StringVar(&o.AdminToken, "admin-token", getenv("ADMIN_TOKEN"), "admin token, to read GET /admin/queue each second (default $ADMIN_TOKEN)")
+	fs.Int64Var(&o.ConcertID, "concert", 1, "the concert to queue for")
+	fs.Float64Var(&o.PollScale, "poll-scale", 1, "multiply every poll_after_ms by this (0.1: poll ten times as often)")
+	fs.DurationVar(&o.PollCap, "poll-cap", 0, "longest wait between polls (0: as the gateway asks)")
+	fs.IntVar(&o.SeatsOffered, "seats", 0, "seats the concert offers in all, for the seats-within-offer check (0: the seats ever listed)")
+	fs.Float64Var(&o.ReplayFraction, "replay", 0.05, "fraction of payments sent again with their Idempotency-Key")
+	fs.DurationVar(&o.OrderSlack, "order-slack", 0, "allowance of the admission-order check for several replicas behind one URL")
+	fs.StringVar(&o.UserPrefix, "user-prefix", "", "start of every user id (default: rl and a random run id)")
+	fs.Float64Var(&maxErrorRate, "max-error-rate", 0.001, "largest share of requests answered 5xx or not at all")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&quiet, "quiet", false, "no progress line on stderr")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 || o.Users <= 0 || o.Concurrency <= 0 || o.ArrivalRate < 0 || o.PollScale <= 0 {
+		fmt.Fprintln(stderr, "rushload: bad arguments; see rushload -h")
+		return exitUsage
+	}
+	if !quiet {
+		o.Progress = stderr
+	}
+	rep, err := rush.Run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "rushload:", err)
+		return exitUsage
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "rushload:", err)
+			return exitUsage
+		}
+	} else {
+		rep.WriteText(stdout)
+	}
+	switch {
+	case rep.Violations > 0:
+		fmt.Fprintf(stderr, "rushload: %d invariant violations\n", rep.Violations)
+		return exitViolations
+	case rep.Incomplete(maxErrorRate):
+		fmt.Fprintf(stderr, "rushload: incomplete: %d users unfinished, error rate %.4f (max %.4f)\n",
+			rep.Outcomes[rush.OutcomeUnfinished], rep.ErrorRate, maxErrorRate)
+		return exitIncomplete
+	}
+	return exitOK
+}
+
+func tokens(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rushload tokens", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o rush.TokensOptions
+	var out string
+	fs.StringVar(&o.BaseURL, "url", "http://127.0.0.1:8080", "the gateway's base URL")
+	fs.IntVar(&o.Users, "users", 1000, "users to put in line")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "most HTTP requests in flight")
+	fs.Int64Var(&o.ConcertID, "concert", 1, "the concert")
+	fs.StringVar(&o.UserPrefix, "user-prefix", "", "start of every user id (default: tk and a random id)")
+	fs.BoolVar(&o.WaitActive, "active", false, "wait until every token is admitted")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "the longest it may take")
+	fs.StringVar(&out, "out", "", "write token<TAB>user_id lines here ('-': stdout; empty: nowhere)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	start := time.Now()
+	issued, err := rush.Tokens(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "rushload tokens:", err)
+		return exitIncomplete
+	}
+	fmt.Fprintf(stderr, "rushload tokens: %d users in line in %.1fs\n", len(issued), time.Since(start).Seconds())
+	if out == "" {
+		return exitOK
+	}
+	w := stdout
+	if out != "-" {
+		f, err := os.Create(out)
+		if err != nil {
+			fmt.Fprintln(stderr, "rushload tokens:", err)
+			return exitUsage
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	for _, t := range issued {
+		fmt.Fprintf(bw, "%s\t%s\n", t.Token, t.UserID)
+	}
+	if err := bw.Flush(); err != nil && !errors.Is(err, os.ErrClosed) {
+		fmt.Fprintln(stderr, "rushload tokens:", err)
+		return exitUsage
+	}
+	return exitOK
+}

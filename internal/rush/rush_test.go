@@ -1,0 +1,125 @@
+package rush_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/internal/rush"
+	"github.com/rushgate/rushgate/internal/testenv"
+)
+
+const adminToken = "admin-token-for-rush-tests"
+
+// newGateway serves a whole replica on the real Redis (own key prefix) and
+// Postgres (own database), with concert 1 seeded and admission running.
+func newGateway(t *testing.T, dates, seats int, change func(*config.Config)) *httptest.Server {
+	t.Helper()
+	rdb, keys := testenv.Redis(t)
+	db, _ := testenv.Postgres(t)
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KeyPrefix = keys.Prefix()
+	cfg.AdminToken = adminToken
+	cfg.TokenSecret = "token-secret-for-rush-tests"
+	cfg.EnterRatePerIP = 0
+	if change != nil {
+		change(&cfg)
+	}
+	gw, err := gateway.New(cfg, rdb, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := gw.Booking.Seed(ctx, dates, seats, 10000, time.Now().AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw.Handler)
+	t.Cleanup(func() {
+		srv.Close()
+		gw.StopAdmitting()
+	})
+	return srv
+}
+
+func TestRushKeepsEveryInvariant(t *testing.T) {
+	const users, dates, seats, rate = 300, 2, 100, 200
+	srv := newGateway(t, dates, seats, func(c *config.Config) {
+		c.AdmitPerSecond = rate
+		c.MaxActive = 10000
+	})
+	var progress bytes.Buffer
+	rep, err := rush.Run(context.Background(), rush.Options{
+		BaseURL: srv.URL, Users: users, Duration: 90 * time.Second, Concurrency: 32,
+		AdminToken: adminToken, PollScale: 0.1, SeatsOffered: dates * seats, ReplayFraction: 0.2,
+		Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	rep.WriteText(&text)
+	t.Log("\n" + text.String())
+
+	if rep.Violations != 0 {
+		t.Errorf("violations = %d, want 0", rep.Violations)
+	}
+	if got, want := rep.SeatsSold, dates*seats; got != want {
+		t.Errorf("seats sold = %d, want %d (more users than seats: all sell)", got, want)
+	}
+	if got, want := rep.Outcomes[rush.OutcomeBought], dates*seats; got != want {
+		t.Errorf("users who bought = %d, want %d", got, want)
+	}
+	if got, want := rep.Outcomes[rush.OutcomeBought]+rep.Outcomes[rush.OutcomeSoldOut], users; got != want {
+		t.Errorf("bought + sold out = %d, want %d; outcomes %v, failures %v", got, want, rep.Outcomes, rep.Failures)
+	}
+	if rep.Incomplete(0) {
+		t.Errorf("incomplete: outcomes %v, error rate %v", rep.Outcomes, rep.ErrorRate)
+	}
+	for _, inv := range rep.Invariants {
+		if inv.Checked == 0 {
+			t.Errorf("invariant %s judged nothing", inv.Name)
+		}
+	}
+	if rep.Admission.Admitted != users || rep.Admission.AdminSamples == 0 {
+		t.Errorf("admission = %+v", rep.Admission)
+	}
+	if rep.Admission.MeasuredRate <= 0 || rep.Admission.ConfiguredRate != rate {
+		t.Errorf("admission rate: configured %v measured %v (%s)", rep.Admission.ConfiguredRate, rep.Admission.MeasuredRate, rep.Admission.RateNote)
+	}
+	if !strings.Contains(progress.String(), "waiting") {
+		t.Errorf("no progress line: %q", progress.String())
+	}
+	raw, err := json.Marshal(rep)
+	if err != nil || !bytes.Contains(raw, []byte(`"violations":0`)) {
+		t.Errorf("JSON report: %s %v", raw, err)
+	}
+}
+
+func TestTokensWaitsForAdmission(t *testing.T) {
+	srv := newGateway(t, 1, 10, func(c *config.Config) { c.AdmitPerSecond = 1000 })
+	got, err := rush.Tokens(context.Background(), rush.TokensOptions{BaseURL: srv.URL, Users: 50, Concurrency: 8, WaitActive: true, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for _, tk := range got {
+		if tk.Token == "" || tk.TokenID == 0 || seen[tk.TokenID] {
+			t.Fatalf("bad or repeated token %+v", tk)
+		}
+		seen[tk.TokenID] = true
+	}
+}

@@ -1,0 +1,125 @@
+package rush
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// TokensOptions configure Tokens.
+type TokensOptions struct {
+	BaseURL     string
+	Users       int
+	Concurrency int
+	ConcertID   int64
+	// UserPrefix starts every user id (user i is UserPrefix + i).
+	UserPrefix string
+	// WaitActive polls each token until it is admitted (every PollEvery).
+	WaitActive bool
+	PollEvery  time.Duration
+	// Timeout bounds the whole call.
+	Timeout time.Duration
+	Client  *http.Client
+}
+
+// Issued is a token and its user.
+type Issued struct {
+	UserID  string
+	Token   string
+	TokenID int64
+}
+
+// Tokens puts Users users in the line (and, with WaitActive, waits until each
+// is admitted): the tokens that load tools such as wrk replay.
+func Tokens(ctx context.Context, o TokensOptions) ([]Issued, error) {
+	opt := Options{BaseURL: o.BaseURL, Users: o.Users, Concurrency: o.Concurrency, ConcertID: o.ConcertID, Client: o.Client}
+	opt.setDefaults()
+	if o.PollEvery <= 0 {
+		o.PollEvery = 100 * time.Millisecond
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Minute
+	}
+	if o.UserPrefix == "" {
+		o.UserPrefix = "tk" + randomID() + "-"
+	}
+	r := &runner{opt: opt, client: opt.Client, sem: make(chan struct{}, opt.Concurrency), stats: newStats(),
+		offered: map[string][]bool{}, failures: map[string]int{}, start: time.Now()}
+	if r.client == nil {
+		r.client = NewClient(opt.Concurrency)
+	}
+	if err := r.ping(ctx); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+
+	out := make([]Issued, o.Users)
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	// Enough goroutines to keep Concurrency requests in flight, each taking
+	// the next user.
+	var next atomic.Int64
+	for w := 0; w < opt.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= o.Users || ctx.Err() != nil {
+					return
+				}
+				u := newUser(o.UserPrefix, i)
+				tok, ok := r.enter(ctx, &u)
+				if ok && o.WaitActive && !u.Admitted() {
+					ok = r.pollUntilActive(ctx, tok, o.PollEvery)
+				}
+				if !ok {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("user %s: %s", u.ID, u.Outcome))
+					continue
+				}
+				out[i] = Issued{UserID: u.ID, Token: tok, TokenID: u.TokenID}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return out, fmt.Errorf("rush: %d of %d users got no usable token (first: %v)", n, o.Users, firstErr.Load())
+	}
+	if err := ctx.Err(); err != nil {
+		return out, fmt.Errorf("rush: tokens: %w", err)
+	}
+	return out, nil
+}
+
+// pollUntilActive polls at a fixed pace until the token is active.
+func (r *runner) pollUntilActive(ctx context.Context, tok string, every time.Duration) bool {
+	for errs := 0; errs <= maxRetries; {
+		a, err := r.do(ctx, http.MethodGet, "GET /api/queue/position", "/api/queue/position", nil, "Authorization", "Bearer "+tok)
+		if ctx.Err() != nil {
+			return false
+		}
+		if transient(a, err) {
+			errs++
+		} else if a.status != http.StatusOK {
+			return false
+		} else {
+			var p struct {
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(a.body, &p) == nil && p.Status == "active" {
+				return true
+			}
+		}
+		if !sleepCtx(ctx, every) {
+			return false
+		}
+	}
+	return false
+}
