@@ -66,6 +66,8 @@ var codes = []struct {
 	{booking.ErrHoldLimit, domainError{http.StatusConflict, "hold_limit"}},
 	{payment.ErrUserNotFound, domainError{http.StatusNotFound, "user_not_found"}},
 	{payment.ErrInvalidAmount, domainError{http.StatusBadRequest, "invalid_request"}},
+	{payment.ErrInvalidUserID, domainError{http.StatusBadRequest, "invalid_request"}},
+	{payment.ErrInvalidIdempotencyKey, domainError{http.StatusBadRequest, "invalid_request"}},
 	{payment.ErrAmountMismatch, domainError{http.StatusBadRequest, "amount_mismatch"}},
 	{payment.ErrInsufficientBalance, domainError{http.StatusPaymentRequired, "insufficient_balance"}},
 	{payment.ErrReservationNotFound, domainError{http.StatusNotFound, "reservation_not_found"}},

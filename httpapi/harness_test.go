@@ -25,6 +25,8 @@ type harness struct {
 	gw  *gateway.Gateway
 	cfg config.Config
 	ctx context.Context
+	// seats counts the seats paymentSetup has handed out.
+	seats int
 }
 
 const adminKey = "admin-secret-for-tests"
