@@ -21,7 +21,7 @@ import (
 // harness is a whole gateway replica on the real Redis (own key prefix) and
 // Postgres (own database), driven through its real router.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	gw  *gateway.Gateway
 	cfg config.Config
 	ctx context.Context
@@ -33,7 +33,7 @@ const adminKey = "admin-secret-for-tests"
 
 // newHarness builds a gateway with the contract's defaults, an admin key and
 // a seeded concert 1 (3 dates from tomorrow, 10 seats each at 10,000 won).
-func newHarness(t *testing.T, change func(*config.Config)) *harness {
+func newHarness(t testing.TB, change func(*config.Config)) *harness {
 	t.Helper()
 	rdb, keys := testenv.Redis(t)
 	db, _ := testenv.Postgres(t)

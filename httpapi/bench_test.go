@@ -1,0 +1,63 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/rushgate/rushgate/queue"
+)
+
+// BenchmarkPollWaiting is GET /api/queue/position of a waiting token through
+// the whole router (middleware, token check, JSON), in process: the cost of a
+// poll without the network. It makes no Redis round trip.
+func BenchmarkPollWaiting(b *testing.B) {
+	h := newHarness(b, nil)
+	paused := true
+	if _, err := h.gw.Queue.UpdateSettings(h.ctx, 1, queue.SettingsPatch{Paused: &paused}); err != nil {
+		b.Fatal(err)
+	}
+	tok := h.enter("poller")
+	if _, err := h.gw.Queue.Admit(h.ctx, 1); err != nil { // the loop's tick: the replica's view is fresh
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	benchPoll(b, h.gw.Handler, tok)
+}
+
+// BenchmarkPollActive polls an admitted token: one ZSCORE round trip.
+func BenchmarkPollActive(b *testing.B) {
+	h := newHarness(b, nil)
+	tok := h.activeToken("poller")
+	b.ResetTimer()
+	benchPoll(b, h.gw.Handler, tok)
+}
+
+// BenchmarkHealthz is the router's floor: middleware and a fixed JSON answer.
+func BenchmarkHealthz(b *testing.B) {
+	h := newHarness(b, nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.gw.Handler.ServeHTTP(rec, req)
+		}
+	})
+}
+
+func benchPoll(b *testing.B, h http.Handler, token string) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/api/queue/position", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Fatalf("poll: %d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
