@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -41,7 +42,13 @@ type Gateway struct {
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	running sync.WaitGroup
+	// draining is set when shutdown starts: /readyz then fails, so a load
+	// balancer stops sending new work while in-flight requests finish.
+	draining atomic.Bool
 }
+
+// errDraining is /readyz's reason once shutdown has started.
+var errDraining = errors.New("gateway: shutting down")
 
 // New builds a replica on rdb and db (already migrated).
 func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Logger) (*Gateway, error) {
@@ -59,12 +66,16 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
 	p := payment.NewService(db, checkout.Holds(b), payment.Config{})
 
+	g := &Gateway{Queue: q, Booking: b, Payment: p, Keys: keys, cfg: cfg, log: log}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
 	h, err := httpapi.New(httpapi.Deps{
 		Queue: q, Booking: b, Payment: p,
 		Ready: func(ctx context.Context) error {
+			if g.draining.Load() {
+				return errDraining
+			}
 			return errors.Join(rdb.Ping(ctx).Err(), db.PingContext(ctx))
 		},
 		AdminToken:     cfg.AdminToken,
@@ -78,7 +89,8 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{Handler: h, Queue: q, Booking: b, Payment: p, Keys: keys, cfg: cfg, log: log, registry: reg}, nil
+	g.Handler, g.registry = h, reg
+	return g, nil
 }
 
 // Start loads the catalogue and starts the background loops: catalogue
@@ -112,7 +124,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 
 // StopAdmitting ends the background loops (first step of a graceful
 // shutdown: no new admissions while requests drain) and waits for them.
+// From then on /readyz answers 503, so that no new work is sent here.
 func (g *Gateway) StopAdmitting() {
+	g.draining.Store(true)
 	g.mu.Lock()
 	cancel := g.cancel
 	g.mu.Unlock()
