@@ -425,3 +425,26 @@ func TestPaymentFlowOnTheRealServices(t *testing.T) {
 		t.Errorf("next hold: %v", err)
 	}
 }
+
+func TestASaleRedisNeverHeardOfIsHealedFromPostgres(t *testing.T) {
+	env := newReal(t, booking.Config{}, 1, 10)
+	ctx := context.Background()
+	if _, err := env.svc.AvailableSeats(ctx, 1, firstDay); err != nil { // the sold cache is loaded
+		t.Fatal(err)
+	}
+	// A payment committed seat 6 and its process died before MarkSold.
+	sellInPostgres(t, env.db, 1, firstDay, 6, 7*booking.IDStride+1, "crashed-buyer")
+	if err := env.svc.HealRecentSales(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seats, err := env.svc.AvailableSeats(ctx, 1, firstDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(seats), "[1 2 3 4 5 7 8 9 10]"; got != want {
+		t.Errorf("available after healing = %s, want %s", got, want)
+	}
+	if _, err := env.svc.Hold(ctx, 1, "next-buyer", firstDay, 6); !errors.Is(err, booking.ErrSeatTaken) {
+		t.Errorf("hold of the healed seat: %v, want ErrSeatTaken", err)
+	}
+}

@@ -165,14 +165,20 @@ func (s *Service) ConcertIDs() []int64 {
 	return slices.Clone(c.ids)
 }
 
-// Run refreshes the catalogue now and then every interval until ctx ends. A
-// failed refresh is logged and the previous catalogue kept.
+// Run refreshes the catalogue now and then every interval until ctx ends,
+// and each time heals the sold cache from the latest sales (HealRecentSales;
+// every is capped so that it runs well within the heal window). A failed
+// refresh is logged and the previous catalogue kept.
 func (s *Service) Run(ctx context.Context, every time.Duration) {
+	every = min(every, healWindow/3)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
 			slog.Warn("booking: refresh catalogue", "err", err)
+		}
+		if err := s.HealRecentSales(ctx); err != nil && ctx.Err() == nil {
+			slog.Warn("booking: heal sold cache", "err", err)
 		}
 		select {
 		case <-ctx.Done():

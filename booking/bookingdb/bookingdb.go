@@ -267,3 +267,34 @@ func (s *Store) CreateConcert(ctx context.Context, c NewConcert) (id int64, err 
 	}
 	return id, nil
 }
+
+// Sale is a sold seat, as RecentSales reports it.
+type Sale struct {
+	ConcertID int64
+	Day       string // YYYY-MM-DD
+	Seat      int
+}
+
+type saleRow struct {
+	ConcertID int64  `db:"concert_id"`
+	Day       string `db:"day"`
+	Seat      int    `db:"seat_number"`
+}
+
+// RecentSales returns the seats sold (committed) at or after since, at most
+// limit of them, oldest first.
+func (s *Store) RecentSales(ctx context.Context, since time.Time, limit int) ([]Sale, error) {
+	var rows []saleRow
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT concert_id, to_char(reservation_date, 'YYYY-MM-DD') AS day, seat_number
+		FROM reservations WHERE confirmed_at >= $1
+		ORDER BY confirmed_at LIMIT $2`, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("bookingdb: recent sales: %w", err)
+	}
+	out := make([]Sale, len(rows))
+	for i, r := range rows {
+		out[i] = Sale(r)
+	}
+	return out, nil
+}
