@@ -59,24 +59,10 @@ type holdResponse struct {
 
 // handleHold is POST /api/reservation: hold a seat until it is paid or lapses.
 func (s *server) handleHold(c *gin.Context) {
-	f, err := readFields(c, false)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	user, err := f.userID()
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	date, err := f.date()
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	seat, err := f.seat()
-	if err != nil {
-		s.writeError(c, err)
+	r := readRequest(c)
+	user, date, seat := r.userID(), r.date(), r.seat()
+	if r.err != nil {
+		s.writeError(c, r.err)
 		return
 	}
 	t := token(c)

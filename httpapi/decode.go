@@ -147,3 +147,61 @@ const maxID = 1<<53 - 1
 func (f fields) id(name string) (int64, error) {
 	return f.int(name, 1, maxID)
 }
+
+// request reads the fields of one request, keeping the first error so a
+// handler reads every field it needs and checks once:
+//
+//	r := readRequest(c)
+//	user, amount := r.userID(), r.amount()
+//	if r.err != nil { … }
+//
+// After an error every read returns a zero value.
+type request struct {
+	f   fields
+	err error
+}
+
+// readRequest reads the JSON body of c (which must be an object).
+func readRequest(c *gin.Context) *request {
+	f, err := readFields(c, false)
+	return &request{f: f, err: err}
+}
+
+func (r *request) read(get func() error) {
+	if r.err == nil {
+		r.err = get()
+	}
+}
+
+func (r *request) userID() (u string) {
+	r.read(func() (err error) { u, err = r.f.userID(); return })
+	return u
+}
+
+func (r *request) amount() (n int64) {
+	r.read(func() (err error) { n, err = r.f.amount(); return })
+	return n
+}
+
+func (r *request) id(name string) (n int64) {
+	r.read(func() (err error) { n, err = r.f.id(name); return })
+	return n
+}
+
+func (r *request) date() (d string) {
+	r.read(func() (err error) { d, err = r.f.date(); return })
+	return d
+}
+
+func (r *request) seat() (n int) {
+	r.read(func() (err error) { n, err = r.f.seat(); return })
+	return n
+}
+
+// optionalID reads an optional id field, def when absent.
+func (r *request) optionalID(name string, def int64) int64 {
+	if r.err != nil || !r.f.has(name) {
+		return def
+	}
+	return r.id(name)
+}

@@ -36,19 +36,10 @@ func (s *server) handleBalance(c *gin.Context) {
 
 // handleCharge is POST /api/chargePay: top up a balance.
 func (s *server) handleCharge(c *gin.Context) {
-	f, err := readFields(c, false)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	user, err := f.userID()
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	amount, err := f.amount()
-	if err != nil {
-		s.writeError(c, err)
+	r := readRequest(c)
+	user, amount := r.userID(), r.amount()
+	if r.err != nil {
+		s.writeError(c, r.err)
 		return
 	}
 	pay, err := s.Payment.Charge(c.Request.Context(), user, amount)
@@ -77,24 +68,10 @@ const maxIdempotencyKey = 255
 // A retry with the same Idempotency-Key gets the first answer, even once the
 // token is released.
 func (s *server) handlePayment(c *gin.Context) {
-	f, err := readFields(c, false)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	user, err := f.userID()
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	rid, err := f.id("reservation_id")
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	amount, err := f.amount()
-	if err != nil {
-		s.writeError(c, err)
+	r := readRequest(c)
+	user, rid, amount := r.userID(), r.id("reservation_id"), r.amount()
+	if r.err != nil {
+		s.writeError(c, r.err)
 		return
 	}
 	key := c.GetHeader("Idempotency-Key")
@@ -113,20 +90,20 @@ func (s *server) handlePayment(c *gin.Context) {
 	if _, err := s.Queue.Admitted(ctx, t); err != nil {
 		// A released or lapsed token may still learn what its paid request got.
 		if key != "" && errors.Is(err, queue.ErrTokenExpired) {
-			r, found, rerr := s.Payment.Replay(ctx, req)
+			stored, found, rerr := s.Payment.Replay(ctx, req)
 			if rerr != nil {
 				s.writeError(c, rerr)
 				return
 			}
 			if found {
-				c.JSON(http.StatusCreated, toPaymentResponse(r))
+				c.JSON(http.StatusCreated, toPaymentResponse(stored))
 				return
 			}
 		}
 		s.writeError(c, err)
 		return
 	}
-	r, err := s.Payment.Pay(ctx, req)
+	receipt, err := s.Payment.Pay(ctx, req)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -135,7 +112,7 @@ func (s *server) handlePayment(c *gin.Context) {
 		// The sale stands; the slot lapses by itself at its active TTL.
 		s.log.WarnContext(ctx, "release after payment", "token_id", t.Seq, "err", err)
 	}
-	c.JSON(http.StatusCreated, toPaymentResponse(r))
+	c.JSON(http.StatusCreated, toPaymentResponse(receipt))
 }
 
 func toPaymentResponse(r payment.Receipt) paymentResponse {

@@ -24,22 +24,12 @@ type enterResponse struct {
 // handleEnter is POST /api/tokens: 201 with a new place in line, or 200 with
 // the live token the user already holds for this concert.
 func (s *server) handleEnter(c *gin.Context) {
-	f, err := readFields(c, false)
-	if err != nil {
-		s.writeError(c, err)
+	r := readRequest(c)
+	user := r.userID()
+	concert := r.optionalID("concert_id", s.DefaultConcert)
+	if r.err != nil {
+		s.writeError(c, r.err)
 		return
-	}
-	user, err := f.userID()
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	concert := s.DefaultConcert
-	if f.has("concert_id") {
-		if concert, err = f.id("concert_id"); err != nil {
-			s.writeError(c, err)
-			return
-		}
 	}
 	ctx := c.Request.Context()
 	ok, err := s.Booking.ConcertExists(ctx, concert)
