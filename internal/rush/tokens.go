@@ -61,34 +61,49 @@ func Tokens(ctx context.Context, o TokensOptions) ([]Issued, error) {
 	out := make([]Issued, o.Users)
 	var failed atomic.Int64
 	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	// Enough goroutines to keep Concurrency requests in flight, each taking
-	// the next user.
-	var next atomic.Int64
-	for w := 0; w < opt.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= o.Users || ctx.Err() != nil {
-					return
+	// each runs fn(i) for every user on Concurrency goroutines.
+	each := func(fn func(i int) (ok bool, why string)) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < opt.Concurrency; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= o.Users || ctx.Err() != nil {
+						return
+					}
+					if ok, why := fn(i); !ok {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, why)
+					}
 				}
-				u := newUser(o.UserPrefix, i)
-				tok, ok := r.enter(ctx, &u)
-				if ok && o.WaitActive && !u.Admitted() {
-					ok = r.pollUntilActive(ctx, tok, o.PollEvery)
-				}
-				if !ok {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("user %s: %s", u.ID, u.Outcome))
-					continue
-				}
-				out[i] = Issued{UserID: u.ID, Token: tok, TokenID: u.TokenID}
-			}
-		}()
+			}()
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	active := make([]bool, o.Users)
+	each(func(i int) (bool, string) {
+		u := newUser(o.UserPrefix, i)
+		tok, ok := r.enter(ctx, &u)
+		if !ok {
+			return false, fmt.Sprintf("user %s: %s", u.ID, u.Outcome)
+		}
+		out[i] = Issued{UserID: u.ID, Token: tok, TokenID: u.TokenID}
+		active[i] = u.Admitted()
+		return true, ""
+	})
+	// Everyone is in line before anyone polls: by then most are admitted,
+	// and one poll each tells.
+	if o.WaitActive && failed.Load() == 0 {
+		each(func(i int) (bool, string) {
+			if active[i] || r.pollUntilActive(ctx, out[i].Token, o.PollEvery) {
+				return true, ""
+			}
+			return false, fmt.Sprintf("user %s: never admitted", out[i].UserID)
+		})
+	}
 	if n := failed.Load(); n > 0 {
 		return out, fmt.Errorf("rush: %d of %d users got no usable token (first: %v)", n, o.Users, firstErr.Load())
 	}

@@ -1,0 +1,302 @@
+// Command report turns the results of scripts/bench/run.sh (a directory of
+// wrk JSON lines, go test -bench output, a rushload JSON report, the
+// gateway's peak RSS and Redis memory readings) into docs/benchmarks.md.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/rushgate/rushgate/internal/rush"
+)
+
+func main() {
+	dir := flag.String("dir", "", "the results directory of scripts/bench/run.sh")
+	flag.Parse()
+	if err := write(os.Stdout, *dir); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+type wrkResult struct {
+	Label         string  `json:"label"`
+	Requests      int64   `json:"requests"`
+	Seconds       float64 `json:"seconds"`
+	RPS           float64 `json:"rps"`
+	P50           float64 `json:"p50_ms"`
+	P90           float64 `json:"p90_ms"`
+	P99           float64 `json:"p99_ms"`
+	Max           float64 `json:"max_ms"`
+	Non2xx        int64   `json:"non_2xx"`
+	ConnectErrors int64   `json:"connect_errors"`
+	ReadErrors    int64   `json:"read_errors"`
+	WriteErrors   int64   `json:"write_errors"`
+	Timeouts      int64   `json:"timeouts"`
+}
+
+func (w wrkResult) errors() int64 {
+	return w.Non2xx + w.ConnectErrors + w.ReadErrors + w.WriteErrors + w.Timeouts
+}
+
+type goBench struct {
+	Pkg, Name           string
+	N                   int64
+	NsOp, BOp, AllocsOp float64
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out, sc.Err()
+}
+
+func readKV(path string) (map[string]string, error) {
+	lines, err := readLines(path)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, l := range lines {
+		for _, sep := range []string{"=", ":"} {
+			if k, v, ok := strings.Cut(l, sep); ok {
+				m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m, nil
+}
+
+func parseGoBench(lines []string) []goBench {
+	var out []goBench
+	pkg := ""
+	for _, l := range lines {
+		if p, ok := strings.CutPrefix(l, "pkg: "); ok {
+			pkg = strings.TrimPrefix(p, "github.com/rushgate/rushgate/")
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || f[3] != "ns/op" {
+			continue
+		}
+		b := goBench{Pkg: pkg, Name: f[0]}
+		b.N, _ = strconv.ParseInt(f[1], 10, 64)
+		b.NsOp, _ = strconv.ParseFloat(f[2], 64)
+		for i := 4; i+1 < len(f); i += 2 {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			switch f[i+1] {
+			case "B/op":
+				b.BOp = v
+			case "allocs/op":
+				b.AllocsOp = v
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+type target struct {
+	what, want, got string
+	ok              bool
+}
+
+func write(w io.Writer, dir string) error {
+	if dir == "" {
+		return fmt.Errorf("-dir is required")
+	}
+	machine, err := readLines(filepath.Join(dir, "machine.txt"))
+	if err != nil {
+		return err
+	}
+	gobenchLines, err := readLines(filepath.Join(dir, "gobench.txt"))
+	if err != nil {
+		return err
+	}
+	benches := parseGoBench(gobenchLines)
+	wrkLines, err := readLines(filepath.Join(dir, "wrk.jsonl"))
+	if err != nil {
+		return err
+	}
+	wrk := map[string]wrkResult{}
+	for _, l := range wrkLines {
+		var r wrkResult
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			return fmt.Errorf("wrk.jsonl: %w", err)
+		}
+		wrk[r.Label] = r
+	}
+	for _, l := range []string{"base_fixed", "base_zrank", "base_evalsha", "gw_poll", "gw_tokens", "gw_hold"} {
+		if _, ok := wrk[l]; !ok {
+			return fmt.Errorf("wrk.jsonl: no %s run", l)
+		}
+	}
+	var rep rush.Report
+	raw, err := os.ReadFile(filepath.Join(dir, "rush.json"))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return fmt.Errorf("rush.json: %w", err)
+	}
+	rushExit, _ := os.ReadFile(filepath.Join(dir, "rush.exit"))
+	rss, err := readKV(filepath.Join(dir, "rss.txt"))
+	if err != nil {
+		return err
+	}
+	mem, err := readKV(filepath.Join(dir, "memory.txt"))
+	if err != nil {
+		return err
+	}
+	commands, err := readLines(filepath.Join(dir, "commands.txt"))
+	if err != nil {
+		return err
+	}
+
+	hwmKB, _ := strconv.ParseFloat(strings.TrimSuffix(rss["VmHWM"], " kB"), 64)
+	hwmMB := hwmKB / 1024
+	users, _ := strconv.ParseFloat(mem["users"], 64)
+	before, _ := strconv.ParseFloat(mem["before"], 64)
+	after, _ := strconv.ParseFloat(mem["after"], 64)
+	perUser := (after - before) / users
+
+	poll, tokens, hold := wrk["gw_poll"], wrk["gw_tokens"], wrk["gw_hold"]
+	fixed, zrank, evalsha := wrk["base_fixed"], wrk["base_zrank"], wrk["base_evalsha"]
+	ratio := func(a, b wrkResult) float64 { return a.RPS / b.RPS }
+	adm := rep.Admission
+	targets := []target{
+		{"poll vs one ZRANK", "≥ 1.5×", fmt.Sprintf("%.2f×", ratio(poll, zrank)), ratio(poll, zrank) >= 1.5},
+		{"poll vs fixed JSON (ceiling)", "≥ 0.7×", fmt.Sprintf("%.2f×", ratio(poll, fixed)), ratio(poll, fixed) >= 0.7},
+		{"token issue vs one EVALSHA", "≥ 1.0×", fmt.Sprintf("%.2f×", ratio(tokens, evalsha)), ratio(tokens, evalsha) >= 1.0},
+		{"seat hold vs one EVALSHA", "≥ 0.8×", fmt.Sprintf("%.2f×", ratio(hold, evalsha)), ratio(hold, evalsha) >= 0.8},
+		{"poll p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", poll.P99), poll.P99 < 20},
+		{"token issue p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", tokens.P99), tokens.P99 < 20},
+		{"rush invariants", "0 violations", fmt.Sprintf("%d violations", rep.Violations), rep.Violations == 0},
+		{"rush admission rate", "within 5% of configured", fmt.Sprintf("%.1f/s vs %.0f/s (%+.2f%%)", adm.MeasuredRate, adm.ConfiguredRate, adm.RateErrorPct),
+			adm.RateNote == "" && adm.RateErrorPct >= -5 && adm.RateErrorPct <= 5},
+		{"gateway peak RSS during the rush", "< 150 MB", fmt.Sprintf("%.1f MB", hwmMB), hwmMB > 0 && hwmMB < 150},
+		{"Redis per waiting user", "≤ 250 B", fmt.Sprintf("%.0f B", perUser), perUser > 0 && perUser <= 250},
+	}
+
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("# Benchmarks")
+	p("")
+	p("Measured by `make bench` (scripts/bench/run.sh) in one run on one machine: the gateway, its")
+	p("baselines, Redis, PostgreSQL and the load generators all share the same %s cores, so every", nproc(machine))
+	p("figure is a floor for a real deployment, and the ratios to the baselines built in the same run")
+	p("are what carries over. Regenerate with `make bench`; this file is overwritten.")
+	p("")
+	p("## Machine")
+	p("")
+	p("```")
+	for _, l := range machine {
+		p("%s", l)
+	}
+	p("```")
+	p("")
+	p("## Targets")
+	p("")
+	p("| what | target | measured | |")
+	p("| --- | --- | --- | --- |")
+	missed := 0
+	for _, t := range targets {
+		mark := "met"
+		if !t.ok {
+			mark, missed = "**missed**", missed+1
+		}
+		p("| %s | %s | %s | %s |", t.what, t.want, t.got, mark)
+	}
+	p("")
+	if missed > 0 {
+		p("%d of %d targets missed; see the notes at the end.", missed, len(targets))
+	} else {
+		p("Every target met.")
+	}
+	p("")
+	p("## HTTP routes against bare baselines (wrk, %d connections, %d threads, %.0f s each)", 64, 2, poll.Seconds)
+	p("")
+	p("Baselines are `cmd/benchbase`: gin with no middleware and the gateway's Redis client settings,")
+	p("answering a fixed JSON of a poll's shape (the ceiling of any route), one `ZRANK` on a 100,000-member")
+	p("sorted set, or one `EVALSHA` of a one-line script. Latencies are wrk's (ms).")
+	p("")
+	p("| server | route | req/s | p50 | p90 | p99 | max | errors | ratio |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	row := func(server, route string, r wrkResult, ratio string) {
+		p("| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s |", server, route, r.RPS, r.P50, r.P90, r.P99, r.Max, r.errors(), ratio)
+	}
+	row("baseline", "GET /fixed (fixed JSON)", fixed, "")
+	row("baseline", "GET /zrank (one ZRANK)", zrank, "")
+	row("baseline", "POST /evalsha (one EVALSHA)", evalsha, "")
+	row("gateway", "GET /api/queue/position", poll, fmt.Sprintf("%.2f× ZRANK, %.2f× fixed", ratio(poll, zrank), ratio(poll, fixed)))
+	row("gateway", "POST /api/tokens", tokens, fmt.Sprintf("%.2f× EVALSHA", ratio(tokens, evalsha)))
+	row("gateway", "POST /api/reservation", hold, fmt.Sprintf("%.2f× EVALSHA", ratio(hold, evalsha)))
+	p("")
+	p("Polls use 1,000 waiting tokens round robin (admission paused, so each is answered from the")
+	p("replica's copy of the admission head). Each token request is a new user (201). Each hold is a")
+	p("different seat of 40 dates × 5,000 seats, by 50,000 admitted users making 4 holds each; errors")
+	p("counts any answer but 2xx.")
+	p("")
+	p("## Go benchmarks (real Redis and PostgreSQL)")
+	p("")
+	p("| package | benchmark | ns/op | ops/s | B/op | allocs/op |")
+	p("| --- | --- | ---: | ---: | ---: | ---: |")
+	for _, b := range benches {
+		p("| %s | %s | %.0f | %.0f | %.0f | %.0f |", b.Pkg, strings.TrimPrefix(b.Name, "Benchmark"), b.NsOp, 1e9/b.NsOp, b.BOp, b.AllocsOp)
+	}
+	p("")
+	p("Parallel benchmarks (`RunParallel`) run GOMAXPROCS goroutines, so their ns/op is wall time per")
+	p("operation across both cores; the others are one operation at a time.")
+	p("")
+	p("## The rush")
+	p("")
+	p("%d users arrive at once for one date of %d seats; the gateway admits %.0f per second. rushload", rep.Users, rep.SeatsOffered, adm.ConfiguredRate)
+	p("exited %s. Gateway peak RSS during the rush (VmHWM of a gateway started for it): **%.1f MB**.", strings.TrimSpace(string(rushExit)), hwmMB)
+	p("")
+	p("```")
+	var sb strings.Builder
+	rep.WriteText(&sb)
+	p("%s", strings.TrimRight(sb.String(), "\n"))
+	p("```")
+	p("")
+	p("## Redis memory per waiting user")
+	p("")
+	p("`used_memory` of a private redis-server before and after %s users entered the line (admission", mem["users"])
+	p("paused; the gateway then counted %s waiting): %.0f → %.0f bytes, **%.0f bytes per waiting user**.", mem["waiting"], before, after, perUser)
+	p("")
+	p("## Commands")
+	p("")
+	p("`$WORK` is the run's temporary directory; `$R` its results.")
+	p("")
+	p("```sh")
+	for _, c := range commands {
+		p("%s", strings.ReplaceAll(c, "$WORK/results", "$R"))
+	}
+	p("```")
+	return nil
+}
+
+func nproc(machine []string) string {
+	for _, l := range machine {
+		if v, ok := strings.CutPrefix(l, "nproc: "); ok {
+			return v
+		}
+	}
+	return "?"
+}

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# scripts/bench/run.sh — what `make bench` runs: measures rushgate on this
+# machine, in one run, against bare baselines built in the same run, and
+# writes docs/benchmarks.md.
+#
+#   1. Go benchmarks of the hot paths on the real Redis and Postgres.
+#   2. wrk, 64 connections: GET /api/queue/position, POST /api/tokens and
+#      POST /api/reservation of a real gateway, and the baselines of
+#      cmd/benchbase (fixed JSON, one ZRANK, one EVALSHA).
+#   3. A rush of 20,000 users on one 5,000-seat date through rushload, with
+#      its invariants, and the gateway's peak RSS during it.
+#   4. Redis memory per waiting user: used_memory before and after 100,000
+#      users enter.
+#
+# Everything runs on 127.0.0.1: a private redis-server on a spare port (so
+# that nothing else on the machine moves its memory or its load), databases
+# of its own on the local PostgreSQL, each phase its own gateway. All of it
+# is removed at the end, also on failure.
+#
+# Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
+# BENCH_WRK_DURATION (10s), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
+# BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
+# BENCH_HOLD_USERS (50000),
+# BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
+# the work directory).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$PWD
+
+PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+WRK_DURATION=${BENCH_WRK_DURATION:-10s}
+CONNS=${BENCH_CONNS:-64}
+THREADS=2
+RUSH_USERS=${BENCH_RUSH_USERS:-20000}
+RUSH_SEATS=${BENCH_RUSH_SEATS:-5000}
+RUSH_RATE=${BENCH_RUSH_RATE:-500}
+MEM_USERS=${BENCH_MEM_USERS:-100000}
+HOLD_USERS=${BENCH_HOLD_USERS:-50000}
+GOBENCHTIME=${BENCH_GOBENCHTIME:-1s}
+OUT_MD=${BENCH_OUT:-docs/benchmarks.md}
+ADMIN_TOKEN=bench-admin-token
+RUN=$(date +%s)$$
+
+WORK=$(mktemp -d /tmp/rushgate-bench.XXXXXX)
+BIN=$WORK/bin
+R=$WORK/results
+mkdir -p "$BIN" "$R"
+: >"$R/wrk.jsonl"
+: >"$R/commands.txt"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+need() { command -v "$1" >/dev/null || { echo "bench: $1 is missing ($2)" >&2; exit 1; }; }
+if ! command -v wrk >/dev/null && [[ $(id -u) == 0 ]]; then
+	echo "bench: installing wrk" >&2
+	apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+fi
+need wrk "apt-get install wrk"
+need redis-server "apt-get install redis-server"
+need redis-cli "apt-get install redis-tools"
+need psql "apt-get install postgresql-client"
+
+spare_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+	done
+	echo "bench: no spare port" >&2
+	exit 1
+}
+
+PIDS=()
+DBS=()
+cleanup() {
+	local rc=$?
+	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	for db in "${DBS[@]}"; do
+		psql -q "$PG/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+	done
+	if [[ -n ${BENCH_KEEP:-} ]]; then echo "bench: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# record CMD...: run and remember a command for the report.
+record() {
+	printf '%s\n' "$*" | sed "s|$WORK|\$WORK|g; s|$ROOT/||g; s|-run ^\\$ |-run '^\$' |" >>"$R/commands.txt"
+	"$@"
+}
+
+wait_http() { # url
+	for _ in $(seq 200); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench: $1 does not answer" >&2
+	return 1
+}
+
+log "machine"
+{
+	echo "nproc: $(nproc)"
+	lscpu | grep -E '^(Model name|Architecture|CPU\(s\)|Thread\(s\) per core|CPU MHz|L3 cache):' || true
+	free -m | awk 'NR==2 { print "memory: " $2 " MiB" }'
+	echo "kernel: $(uname -r)"
+	echo "go: $(go version | awk '{print $3}')"
+	echo "redis: $(redis-server --version | awk '{print $3}' | tr -d v=)"
+	echo "postgres: $(psql "$PG/postgres?sslmode=disable" -tAc 'SHOW server_version' 2>/dev/null || echo unknown)"
+	echo "wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
+	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+} >"$R/machine.txt"
+cat "$R/machine.txt" >&2
+
+log "build"
+go build -o "$BIN/rushgate" ./cmd/rushgate
+go build -o "$BIN/rushload" ./cmd/rushload
+go build -o "$BIN/benchbase" ./cmd/benchbase
+
+RPORT=$(spare_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+	--logfile "$WORK/redis.log" &
+PIDS+=($!)
+REDIS_URL=redis://127.0.0.1:$RPORT/0
+for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+rcli() { redis-cli -p "$RPORT" "$@"; }
+
+log "Go benchmarks"
+record env TEST_REDIS_URL="$REDIS_URL" TEST_DATABASE_URL="$PG/postgres?sslmode=disable" \
+	go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" -count 1 -timeout 15m \
+	./queue ./booking ./payment ./internal/checkout ./httpapi | tee "$R/gobench.txt" >&2
+
+# wrk_run LABEL URL [wrk args...]: one wrk run, its JSON line in wrk.jsonl.
+wrk_run() {
+	local label=$1 url=$2
+	shift 2
+	log "wrk $label"
+	record env WRK_LABEL="$label" WRK_JSON="$R/wrk.jsonl" "$@" \
+		wrk -t"$THREADS" -c"$CONNS" -d"$WRK_DURATION" --latency "${WRK_SCRIPT_ARGS[@]}" "$url" >"$R/wrk-$label.txt"
+	tail -1 "$R/wrk.jsonl" >&2
+}
+
+log "baselines (cmd/benchbase)"
+BPORT=$(spare_port)
+record "$BIN/benchbase" -addr "127.0.0.1:$BPORT" -redis-url "$REDIS_URL" -key-prefix "benchbase:$RUN:" &
+PIDS+=($!)
+BASE=$!
+wait_http "http://127.0.0.1:$BPORT/fixed"
+WRK_SCRIPT_ARGS=(-s scripts/bench/get.lua)
+wrk_run base_fixed "http://127.0.0.1:$BPORT/fixed"
+wrk_run base_zrank "http://127.0.0.1:$BPORT/zrank"
+WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
+wrk_run base_evalsha "http://127.0.0.1:$BPORT" WRK_PATH=/evalsha
+kill "$BASE"
+wait "$BASE" 2>/dev/null || true
+
+# gateway PHASE VAR=VALUE...: start bin/rushgate serve with its own database
+# and key prefix (after seeding with $SEED_ARGS); sets GW_URL and GW_PID.
+gateway() {
+	local phase=$1
+	shift
+	local db=rgbench_${RUN}_$phase port
+	port=$(spare_port)
+	DBS+=("$db")
+	GW_ENV=(ADDR="127.0.0.1:$port" REDIS_URL="$REDIS_URL" DATABASE_URL="$PG/$db?sslmode=disable"
+		KEY_PREFIX="rgbench:$RUN:$phase:" ADMIN_TOKEN="$ADMIN_TOKEN" TOKEN_SECRET="bench-token-secret-$RUN"
+		ENTER_RATE_PER_IP=0 LOG_LEVEL=warn "$@")
+	record env "${GW_ENV[@]}" "$BIN/rushgate" seed $SEED_ARGS >/dev/null
+	env "${GW_ENV[@]}" "$BIN/rushgate" serve 2>"$WORK/gateway-$phase.log" &
+	GW_PID=$!
+	PIDS+=("$GW_PID")
+	echo "env ${GW_ENV[*]} bin/rushgate serve" >>"$R/commands.txt"
+	GW_URL=http://127.0.0.1:$port
+	wait_http "$GW_URL/readyz"
+}
+stop_gateway() {
+	kill -TERM "$GW_PID"
+	wait "$GW_PID" 2>/dev/null || true
+}
+
+log "gateway: queue routes (admission paused, so every poll is of a waiting token)"
+SEED_ARGS="--dates 1 --seats 100 --price 10000"
+gateway queue ADMIT_PER_SECOND=0 MAX_ACTIVE=1000000
+record "$BIN/rushload" tokens -url "$GW_URL" -users 1000 -out "$R/poll-tokens.tsv"
+WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
+wrk_run gw_poll "$GW_URL" WRK_TOKENS="$R/poll-tokens.tsv"
+WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
+wrk_run gw_tokens "$GW_URL" WRK_PREFIX="wrk$RUN"
+stop_gateway
+
+log "gateway: seat holds (40 dates of 5,000 seats, $HOLD_USERS admitted users, 4 holds each)"
+FIRST=$(date -d tomorrow +%F)
+SEED_ARGS="--dates 40 --seats 5000 --price 10000 --first-date $FIRST"
+gateway hold ADMIT_PER_SECOND=100000 MAX_ACTIVE=1000000 MAX_HOLDS_PER_USER=4
+record "$BIN/rushload" tokens -url "$GW_URL" -users "$HOLD_USERS" -active -out "$R/hold-tokens.tsv"
+DATES=$(for i in $(seq 0 39); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
+WRK_SCRIPT_ARGS=(-s scripts/bench/hold.lua)
+wrk_run gw_hold "$GW_URL" WRK_TOKENS="$R/hold-tokens.tsv" WRK_DATES="$DATES" WRK_SEATS=5000 \
+	WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4
+stop_gateway
+
+log "rush: $RUSH_USERS users, one date of $RUSH_SEATS seats, admission $RUSH_RATE/s"
+rcli flushall >/dev/null
+SEED_ARGS="--dates 1 --seats $RUSH_SEATS --price 10000"
+gateway rush ADMIT_PER_SECOND="$RUSH_RATE" MAX_ACTIVE=1000000
+set +e
+record "$BIN/rushload" -url "$GW_URL" -users "$RUSH_USERS" -seats "$RUSH_SEATS" -concurrency 256 \
+	-duration 5m -admin-token "$ADMIN_TOKEN" -json >"$R/rush.json" 2>"$R/rush.progress"
+echo $? >"$R/rush.exit"
+set -e
+tail -3 "$R/rush.progress" >&2
+grep -E '^(VmHWM|VmRSS)' "/proc/$GW_PID/status" >"$R/rss.txt"
+cat "$R/rss.txt" >&2
+stop_gateway
+
+log "Redis memory per waiting user ($MEM_USERS users)"
+rcli flushall >/dev/null
+SEED_ARGS="--dates 1 --seats 100 --price 10000"
+gateway mem ADMIT_PER_SECOND=0 MAX_ACTIVE=1000000
+sleep 1
+before=$(rcli info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r')
+record "$BIN/rushload" tokens -url "$GW_URL" -users "$MEM_USERS" -concurrency 64
+sleep 1
+after=$(rcli info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r')
+waiting=$(curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" "$GW_URL/admin/queue?concert_id=1" | sed 's/.*"waiting":\([0-9]*\).*/\1/')
+printf 'users=%s\nwaiting=%s\nbefore=%s\nafter=%s\n' "$MEM_USERS" "$waiting" "$before" "$after" >"$R/memory.txt"
+cat "$R/memory.txt" >&2
+stop_gateway
+
+log "report"
+mkdir -p "$(dirname "$OUT_MD")"
+go run ./scripts/bench/report -dir "$R" >"$OUT_MD.tmp"
+mv "$OUT_MD.tmp" "$OUT_MD"
+echo "bench: wrote $OUT_MD" >&2
+if [[ $(cat "$R/rush.exit") != 0 ]]; then
+	echo "bench: rushload exited $(cat "$R/rush.exit")" >&2
+	exit 1
+fi
