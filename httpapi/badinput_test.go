@@ -1,0 +1,368 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/internal/testenv"
+)
+
+// watched is a harness whose Redis keys and Postgres rows the test can read,
+// to prove that a refused request changed nothing.
+type watched struct {
+	*harness
+	rdb *redis.Client
+	db  *sqlx.DB
+}
+
+func newWatchedHarness(t *testing.T) *watched {
+	t.Helper()
+	rdb, keys := testenv.Redis(t)
+	db, _ := testenv.Postgres(t)
+	cfg, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.KeyPrefix, cfg.AdminToken, cfg.TokenSecret, cfg.EnterRatePerIP = keys.Prefix(), adminKey, "token-secret-for-tests", 0
+	gw, err := gateway.New(cfg, rdb, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := gw.Booking.Seed(ctx, 3, 10, 10000, time.Now().AddDate(0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Booking.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &watched{harness: &harness{t: t, gw: gw, cfg: cfg, ctx: ctx}, rdb: rdb, db: db}
+}
+
+// state is a digest of every Redis key of the test (name and value) and of
+// every Postgres table's rows.
+func (w *watched) state(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	var keys []string
+	iter := w.rdb.Scan(ctx, 0, w.cfg.KeyPrefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		v, err := w.rdb.Dump(ctx, k).Result()
+		if err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s=%x\n", k, v)
+	}
+	var tables []string
+	if err := w.db.SelectContext(ctx, &tables, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		var digest string
+		q := fmt.Sprintf(`SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM %q t`, tb)
+		if err := w.db.GetContext(ctx, &digest, q); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s:%s\n", tb, digest)
+	}
+	return fmt.Sprintf("%d keys, %d tables, %x", len(keys), len(tables), h.Sum(nil)[:8])
+}
+
+// leaks are what no error body may show: SQL, driver and client errors,
+// addresses, stack traces.
+var leaks = []string{"SELECT", "INSERT", "UPDATE ", "pq:", "redis:", "127.0.0.1", "dial tcp", "goroutine", ".go:", "panic"}
+
+// checkErrorBody fails t unless r is the contract's error body, without
+// anything internal in it.
+func checkErrorBody(t testing.TB, what string, r response) {
+	t.Helper()
+	if r.body == nil {
+		t.Errorf("%s: %d, body is not JSON: %q", what, r.Code, r.Body.String())
+		return
+	}
+	e, _ := r.body["error"].(map[string]any)
+	if msg, _ := e["message"].(string); r.code() == "" || msg == "" {
+		t.Errorf("%s: %d, not the contract's error body: %s", what, r.Code, r.Body)
+	}
+	for _, l := range leaks {
+		if strings.Contains(r.Body.String(), l) {
+			t.Errorf("%s: error body shows %q: %s", what, l, r.Body)
+		}
+	}
+}
+
+// Hostile and malformed values, by the kind of field they are sent as.
+var (
+	badUserIDs = []any{
+		nil, // null is missing
+		"", 42, 4.2, true, []any{"a"}, map[string]any{"a": 1},
+		strings.Repeat("a", 65), strings.Repeat("a", 10000),
+		"x'; DROP TABLE users;--", `x" OR "1"="1`, "a;b", "a b", "a\tb", "a\nb",
+		"{c:1}", "rg:{c:1}:waiting", "a:b", "*", "a?b", "a[b]",
+		"redis.call('FLUSHALL')", "');redis.call('del',KEYS[1]);--",
+		"a\x00b", "\x00", "a\u202eb", "ユーザー", "usér", "😀", "a\ufffd",
+		"../../etc/passwd", "%00", "$(id)", "<script>", `\`,
+	}
+	badInts = []any{
+		"1", "", 1.5, raw("1e3"), -1, 0, true, []any{1}, map[string]any{},
+		"1; DROP TABLE seats", 1 << 53, "9007199254740993", raw("1e400"), raw("99999999999999999999"), raw("-0"), raw("1E2"), raw("0x10"),
+	}
+	badAmounts = []any{
+		nil, 0, -1, 1.5, "10000", 100_000_001, raw("1e5"), raw("1e400"), raw("10000.0"), raw("1e4"), raw("-0"), true,
+		"1e5", "9223372036854775808", []any{10000},
+	}
+	badDates = []any{
+		nil, "", 20241013, true, "2024-13-01", "2024-02-30", "20241013", "2024/10/13",
+		"2024-10-13T00:00:00Z", "2024-10-13' OR '1'='1", "2024-1-3", " 2024-10-13",
+		"２０２４-１０-１３", "2024-10-13\x00", strings.Repeat("9", 1000),
+	}
+)
+
+// raw is a body value sent as is: numbers JSON allows but Go cannot hold
+// (1e400), spellings of a number (1e4, 10000.0), and what is no JSON at all.
+type raw string
+
+// bodyWith is base as a JSON object with field set to v.
+func bodyWith(base map[string]any, field string, v any) string {
+	parts := []string{}
+	keys := make([]string, 0, len(base))
+	for k := range base {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == field {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%q: %s", k, jsonOf(base[k])))
+	}
+	parts = append(parts, fmt.Sprintf("%q: %s", field, jsonOf(v)))
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func jsonOf(v any) string {
+	switch x := v.(type) {
+	case raw:
+		return string(x)
+	case nil:
+		return "null"
+	}
+	return mustJSON(v)
+}
+
+// badCase is one request that the contract answers with a 4xx.
+type badCase struct {
+	name    string
+	method  string
+	path    string
+	body    any // string: sent as is
+	headers []string
+	status  int
+	code    string
+}
+
+// TestBadInputIsRefusedAndChangesNothing sends every route of the contract
+// missing, wrong-typed, out-of-range, oversized, unicode and hostile values,
+// and checks each gets its 4xx and leaves Redis and Postgres as they were.
+func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	w := newWatchedHarness(t)
+	const user = "victim"
+	tok := w.activeToken(user)
+	hold := w.do("POST", "/api/reservation", holdBody(user, day(1), 1), bearer(tok)...)
+	if hold.Code != 201 {
+		t.Fatalf("hold: %d %s", hold.Code, hold.Body)
+	}
+	rid := hold.num("reservation_id")
+	if r := w.do("POST", "/api/chargePay", map[string]any{"user_id": user, "amount": 10000}); r.Code != 200 {
+		t.Fatalf("charge: %d %s", r.Code, r.Body)
+	}
+	auth := bearer(tok)
+	adminAuth := bearer(adminKey)
+
+	var cases []badCase
+	add := func(c badCase) {
+		if c.status == 0 {
+			c.status, c.code = 400, "invalid_request"
+		}
+		cases = append(cases, c)
+	}
+	// Each JSON route: every field replaced by every bad value of its kind.
+	type route struct {
+		method, path string
+		headers      []string
+		base         map[string]any
+		kinds        map[string][]any
+	}
+	for _, rt := range []route{
+		{"POST", "/api/tokens", nil, map[string]any{"user_id": "newcomer", "concert_id": 1},
+			map[string][]any{"user_id": badUserIDs, "concert_id": badInts}},
+		{"POST", "/api/reservation", auth, map[string]any{"user_id": user, "reservation_date": day(2), "reservation_seat": 2},
+			map[string][]any{"user_id": badUserIDs, "reservation_date": badDates, "reservation_seat": append([]any{nil, 1_000_001}, badInts...)}},
+		{"POST", "/api/chargePay", nil, map[string]any{"user_id": user, "amount": 500},
+			map[string][]any{"user_id": badUserIDs, "amount": badAmounts}},
+		{"POST", "/api/payment", auth, map[string]any{"user_id": user, "reservation_id": rid, "amount": 10000},
+			map[string][]any{"user_id": badUserIDs, "reservation_id": append([]any{nil}, badInts...), "amount": badAmounts}},
+		{"GET", "/api/pay", nil, map[string]any{"user_id": user},
+			map[string][]any{"user_id": badUserIDs}},
+		{"GET", "/api/reservationSeat/available", auth, map[string]any{"reservation_date": day(1)},
+			map[string][]any{"reservation_date": badDates}},
+		{"PATCH", "/admin/queue?concert_id=1", adminAuth, map[string]any{"max_active": 1000},
+			map[string][]any{
+				"admit_per_second":   {-1, "10", 1e12, true, []any{1}, raw("1e400"), raw("NaN"), raw("Infinity")},
+				"max_active":         {-1, 1.5, "10", 1 << 40, true},
+				"active_ttl_seconds": {0, -5, 1e9, "600", 1.5},
+				"paused":             {"true", 1, "yes", []any{true}},
+			}},
+	} {
+		for field, values := range rt.kinds {
+			for i, v := range values {
+				if v == nil && field == "concert_id" {
+					continue // optional: null is the default concert
+				}
+				add(badCase{
+					name:   fmt.Sprintf("%s %s %s #%d %.20q", rt.method, rt.path, field, i, fmt.Sprint(v)),
+					method: rt.method, path: rt.path, headers: rt.headers, body: bodyWith(rt.base, field, v),
+				})
+			}
+		}
+		// Whole bodies that are no JSON object, and one too large.
+		const nulUser = `{"user_id": "a\u0000"}`
+		for i, b := range []string{`{"user_id":`, `[]`, `"user_id"`, `42`, `null`, `{"a":1}{"b":2}`, "\xff\xfe{}", nulUser} {
+			if b == `null` && rt.method == "GET" {
+				continue // no body: the GET is answered from its query
+			}
+			if b == nulUser && rt.kinds["user_id"] == nil {
+				continue // an unknown key is ignored, not an error
+			}
+			add(badCase{name: fmt.Sprintf("%s %s body #%d", rt.method, rt.path, i), method: rt.method, path: rt.path, headers: rt.headers, body: b})
+		}
+		huge := `{"user_id": "` + strings.Repeat("a", 70<<10) + `"}`
+		add(badCase{name: rt.method + " " + rt.path + " 70 KiB body", method: rt.method, path: rt.path, headers: rt.headers, body: huge,
+			status: 413, code: "body_too_large"})
+	}
+	// Empty bodies where one is required.
+	for _, p := range []string{"/api/tokens", "/api/reservation", "/api/chargePay", "/api/payment"} {
+		h := []string(nil)
+		if p == "/api/reservation" || p == "/api/payment" {
+			h = auth
+		}
+		add(badCase{name: "POST " + p + " empty body", method: "POST", path: p, headers: h, body: " "})
+	}
+	// Query parameters.
+	for i, v := range []string{"", "ユーザー", "a;b", "{c:1}", "a\x00b", strings.Repeat("a", 65), "x' OR '1'='1"} {
+		add(badCase{name: fmt.Sprintf("GET /api/pay?user_id #%d", i), method: "GET", path: "/api/pay?user_id=" + url.QueryEscape(v)})
+	}
+	for i, v := range []string{"", "2024-13-01", "tomorrow", "2024-10-13%00", "２０２４-１０-１３", "2024-10-13' OR 1=1--"} {
+		add(badCase{name: fmt.Sprintf("GET seats?reservation_date #%d", i), method: "GET",
+			path: "/api/reservationSeat/available?reservation_date=" + url.QueryEscape(v), headers: auth})
+	}
+	for i, v := range []string{"", "abc", "0", "-1", "1.5", "1e3", "1;DROP TABLE concerts", "99999999999999999999", "１"} {
+		for _, m := range []string{"GET", "PATCH"} {
+			add(badCase{name: fmt.Sprintf("%s /admin/queue?concert_id #%d", m, i), method: m,
+				path: "/admin/queue?concert_id=" + url.QueryEscape(v), headers: adminAuth, body: `{"max_active": 5}`})
+		}
+	}
+	// Idempotency-Key.
+	for i, k := range []string{strings.Repeat("k", 256), "key\x01", "ключ", "key\x7f"} {
+		add(badCase{name: fmt.Sprintf("POST /api/payment Idempotency-Key #%d", i), method: "POST", path: "/api/payment",
+			headers: append(append([]string{}, auth...), "Idempotency-Key", k), body: mustJSON(payBody(user, rid, 10000))})
+	}
+	// Well-formed, out of the catalogue.
+	for _, c := range []badCase{
+		{name: "enter unknown concert", method: "POST", path: "/api/tokens", body: `{"user_id": "newcomer", "concert_id": 9007199254740991}`, status: 404, code: "concert_not_found"},
+		{name: "hold unknown date", method: "POST", path: "/api/reservation", headers: auth, body: mustJSON(holdBody(user, "1999-01-01", 1)), status: 404, code: "date_not_found"},
+		{name: "hold unknown seat", method: "POST", path: "/api/reservation", headers: auth, body: mustJSON(holdBody(user, day(1), 1_000_000)), status: 404, code: "seat_not_found"},
+		{name: "seats of unknown date", method: "GET", path: "/api/reservationSeat/available?reservation_date=1999-01-01", headers: auth, status: 404, code: "date_not_found"},
+		{name: "pay unknown reservation", method: "POST", path: "/api/payment", headers: auth, body: mustJSON(payBody(user, 9007199254740991, 10000)), status: 404, code: "reservation_not_found"},
+		{name: "pay wrong amount", method: "POST", path: "/api/payment", headers: auth, body: mustJSON(payBody(user, rid, 9999)), status: 400, code: "amount_mismatch"},
+		{name: "balance of nobody", method: "GET", path: "/api/pay?user_id=nobody", status: 404, code: "user_not_found"},
+		{name: "admin unknown concert", method: "GET", path: "/admin/queue?concert_id=9007199254740991", headers: adminAuth, status: 404, code: "concert_not_found"},
+		{name: "hold for another user", method: "POST", path: "/api/reservation", headers: auth, body: mustJSON(holdBody("someone-else", day(1), 3)), status: 403, code: "user_mismatch"},
+		{name: "pay for another user", method: "POST", path: "/api/payment", headers: auth, body: mustJSON(payBody("someone-else", rid, 10000)), status: 403, code: "user_mismatch"},
+		{name: "no such route", method: "GET", path: "/api/nothing", status: 404, code: "not_found"},
+		{name: "route with NUL", method: "GET", path: "/api/pay%00", status: 404, code: "not_found"},
+	} {
+		add(c)
+	}
+	// Token routes with every kind of bad token.
+	for i, h := range [][]string{
+		nil, {"Authorization", ""}, {"Authorization", "Bearer"}, {"Authorization", "Bearer "}, {"Authorization", "Basic " + tok},
+		{"Authorization", "Bearer " + tok[:len(tok)-1]}, {"Authorization", "Bearer " + tok + "x"}, {"Authorization", "Bearer x.y"},
+		{"Authorization", "Bearer " + strings.Repeat("A", 5000) + "." + strings.Repeat("B", 5000)},
+		{"Authorization", "Bearer ' OR 1=1--"}, {"Authorization", "Bearer {c:1}"}, {"Authorization", "Bearer ..."},
+	} {
+		for _, rt := range [][2]string{
+			{"GET", "/api/queue/position"}, {"GET", "/api/reservationData/available"},
+			{"GET", "/api/reservationSeat/available?reservation_date=" + day(1)},
+			{"POST", "/api/reservation"}, {"POST", "/api/payment"},
+		} {
+			body := ""
+			if rt[0] == "POST" {
+				body = mustJSON(holdBody(user, day(1), 5))
+			}
+			add(badCase{name: fmt.Sprintf("%s %s token #%d", rt[0], rt[1], i), method: rt[0], path: rt[1], headers: h, body: body,
+				status: 401, code: "invalid_token"})
+		}
+	}
+
+	before := w.state(t)
+	for _, c := range cases {
+		var body any
+		if c.body != nil && c.body != "" {
+			body = c.body
+		}
+		r := w.do(c.method, c.path, body, c.headers...)
+		if r.Code != c.status || r.code() != c.code {
+			t.Errorf("%s: got %d %q, want %d %q: %s", c.name, r.Code, r.code(), c.status, c.code, truncate(r.Body.String()))
+		}
+		checkErrorBody(t, c.name, r)
+	}
+	if after := w.state(t); after != before {
+		t.Errorf("bad input changed the state: %s → %s", before, after)
+	}
+	t.Logf("%d bad requests, state %s", len(cases), before)
+
+	// The victim's hold is still theirs to pay, at its price.
+	if r := w.do("POST", "/api/payment", payBody(user, rid, 10000), auth...); r.Code != 201 {
+		t.Errorf("pay after the bad input: %d %s", r.Code, r.Body)
+	}
+	if w.state(t) == before {
+		t.Error("the state digest did not see a payment: it proves nothing")
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
+}
+
+func mustJSON(v any) string {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(raw)
+}
