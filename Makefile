@@ -56,7 +56,9 @@ test: ## run every test with the race detector, on real Redis and PostgreSQL
 vet: ## go vet
 	$(GO) vet ./...
 
-lint: ## staticcheck
+lint: ## gofmt and staticcheck (fetched through the module proxy)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') </dev/null); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 vuln: ## govulncheck (needs its online database; not part of CI)
