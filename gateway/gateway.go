@@ -103,11 +103,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.mu.Lock()
 	g.cancel = cancel
 	g.mu.Unlock()
-	g.running.Add(2)
-	go func() {
-		defer g.running.Done()
-		g.Booking.Run(loopCtx, 5*time.Second)
-	}()
+	// The catalogue refresh is not waited for by StopAdmitting: it only
+	// reads Postgres, and lib/pq cannot interrupt a read on a silent
+	// network, so a refresh stuck there would hold a shutdown forever.
+	go g.Booking.Run(loopCtx, 5*time.Second)
+	g.running.Add(1)
 	go func() {
 		defer g.running.Done()
 		var lastLog time.Time
@@ -123,8 +123,10 @@ func (g *Gateway) Start(ctx context.Context) error {
 }
 
 // StopAdmitting ends the background loops (first step of a graceful
-// shutdown: no new admissions while requests drain) and waits for them.
-// From then on /readyz answers 503, so that no new work is sent here.
+// shutdown: no new admissions while requests drain) and waits for the
+// admission loop, whose Redis calls all have deadlines; the catalogue refresh
+// is told to stop but not waited for. From then on /readyz answers 503, so
+// that no new work is sent here.
 func (g *Gateway) StopAdmitting() {
 	g.draining.Store(true)
 	g.mu.Lock()
