@@ -22,6 +22,7 @@ import (
 
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/internal/faultproxy"
 	"github.com/rushgate/rushgate/internal/testenv"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/queue"
@@ -278,3 +279,39 @@ func (s *slow) finish() (reply, error) {
 }
 
 func (s *slow) Close() { s.conn.Close() }
+
+// TestShutdownDuringPostgresPartition: SIGTERM while Postgres is silent (a
+// partition, not a refusal). Background work stuck on the database must not
+// hold the process past SHUTDOWN_GRACE.
+func TestShutdownDuringPostgresPartition(t *testing.T) {
+	const grace = 2 * time.Second
+	s := newStack(t, nil)
+	proxy := faultproxy.Start(t, s.pg.Addr())
+	gw := s.serve(map[string]string{
+		"DATABASE_URL":   "postgres://postgres@" + proxy.Addr() + "/rushgate?sslmode=disable",
+		"SHUTDOWN_GRACE": grace.String(),
+	})
+	c := newClient(gw)
+	f := newFixture(t, c, "partition-shutdown")
+
+	proxy.Stall()
+	// A request stuck on Postgres, and time for the catalogue refresh (every
+	// 5s) to start a query on the silent line.
+	go f.active.charge(1)
+	time.Sleep(6 * time.Second)
+	if r := c.do("GET", "/readyz", nil); r.status != 503 {
+		t.Errorf("readyz during the partition: %s", r)
+	}
+	termAt := time.Now()
+	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if !gw.waitExit(grace + 3*time.Second) {
+		gw.cmd.Process.Signal(syscall.SIGQUIT)
+		gw.waitExit(2 * time.Second)
+		t.Fatalf("still running %v after SIGTERM with Postgres partitioned (SHUTDOWN_GRACE %v)", time.Since(termAt), grace)
+	}
+	t.Logf("exited %v after SIGTERM, code %d", time.Since(termAt).Round(time.Millisecond), gw.cmd.ProcessState.ExitCode())
+	proxy.Restore()
+	s.checkBooks()
+}
