@@ -28,6 +28,8 @@ var (
 	ErrHoldExpired = errors.New("hold expired")
 	// ErrAlreadyPaid: the hold was paid already.
 	ErrAlreadyPaid = errors.New("hold already paid")
+	// ErrGateClosed: the gate given to Hold was closed.
+	ErrGateClosed = errors.New("gate closed")
 	// ErrHoldBusy: a payment of this hold is in progress.
 	ErrHoldBusy = errors.New("hold is being paid")
 )

@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/internal/testenv"
+	"github.com/rushgate/rushgate/keyspace"
 )
 
 // These tests run the hold and claim scripts on miniredis with time driven
@@ -351,4 +354,38 @@ func contains(xs []int, x int) bool {
 		}
 	}
 	return false
+}
+
+func TestHoldWithAGate(t *testing.T) {
+	db, _ := testenv.Postgres(t)
+	createConcert(t, db, 1, 1, 10)
+	ctx := context.Background()
+	gateKey := keyspace.New("").Concert(1).Active()
+	gate := booking.Gate{Key: gateKey, Member: "7:alice"}
+
+	t.Run("OpenGateHolds", func(t *testing.T) {
+		m := newMini(t, db, booking.Config{HoldTTL: ttl})
+		m.rdb.ZAdd(ctx, gateKey, redis.Z{Score: float64(start.Add(time.Minute).UnixMilli()), Member: gate.Member})
+		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 1, gate); err != nil {
+			t.Fatalf("open gate: %v", err)
+		}
+	})
+	t.Run("ErrGateClosedWhenAbsentOrLapsed", func(t *testing.T) {
+		m := newMini(t, db, booking.Config{HoldTTL: ttl})
+		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 1, gate); !errors.Is(err, booking.ErrGateClosed) {
+			t.Fatalf("absent gate: %v, want ErrGateClosed", err)
+		}
+		m.rdb.ZAdd(ctx, gateKey, redis.Z{Score: float64(start.Add(time.Minute).UnixMilli()), Member: gate.Member})
+		m.advance(time.Minute)
+		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 1, gate); !errors.Is(err, booking.ErrGateClosed) {
+			t.Fatalf("lapsed gate: %v, want ErrGateClosed", err)
+		}
+		// A closed gate changes nothing: the seat is still free for anyone.
+		if seats, _ := m.svc.AvailableSeats(ctx, 1, firstDay); len(seats) != 10 {
+			t.Errorf("available after refused holds = %v, want all 10", seats)
+		}
+		if _, err := m.svc.Hold(ctx, 1, "bob", firstDay, 1); err != nil {
+			t.Errorf("the seat was taken by a refused hold: %v", err)
+		}
+	})
 }

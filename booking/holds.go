@@ -40,17 +40,28 @@ func holdPrefix(kc keyspace.Concert) string { return strings.TrimSuffix(kc.Hold(
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// Gate is a precondition checked in the same atomic step as a hold: Member of
+// the Redis sorted set Key must have a score (unix ms) above now. The caller
+// gives its own admission, so that checking it and holding the seat cost one
+// round trip; booking does not know what the gate means. Key must carry the
+// concert's hash tag.
+type Gate struct {
+	Key, Member string
+}
+
 // Hold holds seat of date for user until now + Config.HoldTTL, atomically: of
 // any number of concurrent calls for one seat exactly one succeeds. The hold
 // lapses by itself when not paid in time. It answers from the in-memory
 // catalogue and one Redis script call (plus, rarely, a rebuild of a lost sold
 // cache or hold counter from Postgres).
 //
+// With a gate (at most one), the hold is made only while the gate is open.
+//
 // Errors: ErrDateNotFound (unknown or malformed date, or unknown concert),
-// ErrSeatNotFound (no such seat on that date, or seat <= 0), ErrSeatTaken
-// (held by someone, or sold), ErrHoldLimit (the user has MaxHoldsPerUser live
-// unpaid holds in this concert).
-func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string, seat int) (Hold, error) {
+// ErrSeatNotFound (no such seat on that date, or seat <= 0), ErrGateClosed,
+// ErrSeatTaken (held by someone, or sold), ErrHoldLimit (the user has
+// MaxHoldsPerUser live unpaid holds in this concert).
+func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string, seat int, gate ...Gate) (Hold, error) {
 	d, err := s.lookupDate(ctx, concertID, day)
 	if err != nil {
 		return Hold{}, err
@@ -71,12 +82,17 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	}
 	kc := s.keys.Concert(concertID)
 	keys := []string{kc.Seat(day, seat), kc.Held(day), kc.Sold(day), kc.UserHolds(userID), kc.HoldSeq(), holdPrefix(kc)}
+	gateMember := ""
+	if len(gate) > 0 {
+		keys = append(keys, gate[0].Key)
+		gateMember = gate[0].Member
+	}
 	now := ms(s.cfg.Now())
 	floor, checked := "", "0"
 	for attempt := 0; attempt < 3; attempt++ {
 		res, err := lua.Hold.Run(ctx, s.rdb, keys,
 			userID, day, seat, price, now, s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
-			recordGrace.Milliseconds(), concertID, IDStride, floor, checked).Int64Slice()
+			recordGrace.Milliseconds(), concertID, IDStride, floor, checked, gateMember).Int64Slice()
 		if err != nil {
 			return Hold{}, fmt.Errorf("booking: hold: %w", err)
 		}
@@ -90,6 +106,8 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 			return Hold{}, ErrSeatTaken
 		case -3:
 			return Hold{}, ErrHoldLimit
+		case -6:
+			return Hold{}, ErrGateClosed
 		case -4:
 			sold, err := s.ensureSold(ctx, concertID, d)
 			if err != nil {

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/rushgate/rushgate/booking"
 )
 
 // handleAvailableDates is GET /api/reservationData/available.
@@ -58,21 +61,43 @@ type holdResponse struct {
 }
 
 // handleHold is POST /api/reservation: hold a seat until it is paid or lapses.
+// The token's admission is checked by the hold script itself, atomically with
+// the hold and in the same round trip. When anything fails, an inadmissible
+// token still answers as on every (active) route: 401 or 403 first.
 func (s *server) handleHold(c *gin.Context) {
+	t := token(c)
+	ctx := c.Request.Context()
+	fail := func(err error) {
+		if !errors.Is(err, booking.ErrSeatTaken) && !errors.Is(err, booking.ErrHoldLimit) && !unavailable(err) {
+			if _, aerr := s.Queue.Admitted(ctx, t); aerr != nil {
+				err = aerr
+			}
+		}
+		s.writeError(c, err)
+	}
 	r := readRequest(c)
 	user, date, seat := r.userID(), r.date(), r.seat()
 	if r.err != nil {
-		s.writeError(c, r.err)
+		fail(r.err)
 		return
 	}
-	t := token(c)
 	if err := sameUser(t, user); err != nil {
-		s.writeError(c, err)
+		fail(err)
 		return
 	}
-	h, err := s.Booking.Hold(c.Request.Context(), t.ConcertID, user, date, seat)
+	key, member := s.Queue.ActiveEntry(t)
+	gate := booking.Gate{Key: key, Member: member}
+	h, err := s.Booking.Hold(ctx, t.ConcertID, user, date, seat, gate)
+	if errors.Is(err, booking.ErrGateClosed) {
+		if _, aerr := s.Queue.Admitted(ctx, t); aerr != nil {
+			s.writeError(c, aerr)
+			return
+		}
+		// Admitted between the two checks: hold now.
+		h, err = s.Booking.Hold(ctx, t.ConcertID, user, date, seat, gate)
+	}
 	if err != nil {
-		s.writeError(c, err)
+		fail(err)
 		return
 	}
 	c.JSON(http.StatusCreated, holdResponse{

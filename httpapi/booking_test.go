@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/queue"
 )
 
 func day(offset int) string { return time.Now().AddDate(0, 0, offset).Format("2006-01-02") }
@@ -148,9 +149,36 @@ func TestHold(t *testing.T) {
 	})
 	t.Run("ErrNotAdmitted", func(t *testing.T) {
 		waiting := h.enter("latecomer")
-		r := h.do("POST", "/api/reservation", holdBody("latecomer", day(1), 5), bearer(waiting)...)
-		if r.Code != 403 || r.code() != "not_admitted" {
-			t.Errorf("waiting token: %d %q", r.Code, r.code())
+		for name, body := range map[string]any{
+			"valid":        holdBody("latecomer", day(1), 5),
+			"unknown seat": holdBody("latecomer", day(1), 99),
+			"bad date":     holdBody("latecomer", "someday", 5),
+			"other user":   holdBody("holder", day(1), 5),
+		} {
+			r := h.do("POST", "/api/reservation", body, bearer(waiting)...)
+			if r.Code != 403 || r.code() != "not_admitted" || r.num("queue_position") != 1 {
+				t.Errorf("waiting token, %s: %d %s", name, r.Code, r.Body)
+			}
+		}
+		if seats := h.do("GET", "/api/reservationSeat/available?reservation_date="+day(1), nil, bearer(tok)...); len(seats.body["available_seats"].([]any)) != 8 {
+			t.Errorf("a refused hold changed the seats: %s", seats.Body)
 		}
 	})
+	t.Run("ErrTokenExpiredAfterRelease", func(t *testing.T) {
+		released := h.activeToken("leaver")
+		h.gw.Queue.Release(h.ctx, mustParse(t, h, released))
+		r := h.do("POST", "/api/reservation", holdBody("leaver", day(1), 6), bearer(released)...)
+		if r.Code != 401 || r.code() != "token_expired" {
+			t.Errorf("released token: %d %q", r.Code, r.code())
+		}
+	})
+}
+
+func mustParse(t *testing.T, h *harness, token string) queue.Token {
+	t.Helper()
+	c, err := h.gw.Queue.Signer().Parse(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

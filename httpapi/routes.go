@@ -15,7 +15,9 @@ func (s *server) routes(e *gin.Engine) {
 	active := api.Group("", s.requireToken, s.requireActive)
 	active.GET("/reservationData/available", s.handleAvailableDates)
 	active.GET("/reservationSeat/available", s.handleAvailableSeats)
-	active.POST("/reservation", s.handleHold)
+
+	// A hold checks the admission inside its own Redis script: one round trip.
+	api.POST("/reservation", s.requireToken, s.handleHold)
 
 	api.GET("/pay", s.handleBalance)
 	api.POST("/chargePay", s.handleCharge)

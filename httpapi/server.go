@@ -25,7 +25,7 @@ type Booking interface {
 	ConcertExists(ctx context.Context, concertID int64) (bool, error)
 	AvailableDates(ctx context.Context, concertID int64) ([]string, error)
 	AvailableSeats(ctx context.Context, concertID int64, date string) ([]int, error)
-	Hold(ctx context.Context, concertID int64, userID, date string, seat int) (booking.Hold, error)
+	Hold(ctx context.Context, concertID int64, userID, date string, seat int, gate ...booking.Gate) (booking.Hold, error)
 }
 
 // Payment is what the HTTP layer needs of payment.

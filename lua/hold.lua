@@ -25,6 +25,10 @@
 -- ARGV[12] "1" when Go has just rebuilt the sold cache and found the seat
 --          unsold in Postgres: the "loaded" bit is then not required (Redis
 --          may have lost the cache again meanwhile); "0" otherwise
+-- KEYS[7], ARGV[13] (optional) a gate: the hold is made only if member
+--          ARGV[13] of sorted set KEYS[7] has a score above now. The caller
+--          passes its admission (the token's entry in the concert's active
+--          set), so checking it and holding are one atomic round trip.
 --
 -- Returns {code, id, expires_ms}
 --   code  1 held
@@ -33,6 +37,7 @@
 --        -3 the user already holds ARGV[7] live seats
 --        -4 the sold cache of the date is not loaded: Go rebuilds it, retries
 --        -5 hold_seq is missing and no floor was given: Go reads Postgres, retries
+--        -6 the gate is closed
 
 local seat_key, held, sold, user_holds, seq_key, prefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -44,6 +49,11 @@ local record_ttl = tonumber(ARGV[8])
 local concert, stride = tonumber(ARGV[9]), tonumber(ARGV[10])
 local floor = ARGV[11]
 local checked = ARGV[12] == '1'
+
+if #KEYS >= 7 then
+  local score = redis.call('ZSCORE', KEYS[7], ARGV[13])
+  if not score or tonumber(score) <= now then return {-6, 0, 0} end
+end
 
 -- A missing sold cache must never read as "nothing sold".
 if not checked and redis.call('GETBIT', sold, 0) == 0 then return {-4, 0, 0} end

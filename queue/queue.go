@@ -375,3 +375,10 @@ func (q *Queue) Run(ctx context.Context, interval time.Duration, concerts func()
 		}
 	}
 }
+
+// ActiveEntry names t's entry in its concert's set of active tokens: the
+// sorted set key and member whose score is when the admission lapses. Another
+// script may check it atomically with its own work (a seat hold does).
+func (q *Queue) ActiveEntry(t Token) (key, member string) {
+	return q.keys.Concert(t.ConcertID).Active(), t.member()
+}
