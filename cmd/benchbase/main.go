@@ -7,7 +7,12 @@
 //	POST /evalsha  one EVALSHA of a one-line script (INCR), body discarded
 //
 // -pprof ADDR (opt-in) serves net/http/pprof on a second listener, to
-// profile a baseline under load.
+// profile a baseline under load. -gateway serves a whole gateway replica
+// instead of the baselines (configured from the environment like "rushgate
+// serve"), so that the routes can be profiled the same way:
+//
+//	REDIS_URL=... DATABASE_URL=... benchbase -gateway -addr 127.0.0.1:8081 -pprof 127.0.0.1:6061
+//	go tool pprof -top "http://127.0.0.1:6061/debug/pprof/profile?seconds=10"
 package main
 
 import (
@@ -59,20 +64,32 @@ func run(ctx context.Context, args []string) error {
 	prefix := fs.String("key-prefix", "benchbase:", "prefix of the keys it makes (deleted at exit)")
 	members := fs.Int("members", 100000, "members of the ZRANK sorted set")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof here (off when empty)")
+	gatewayMode := fs.Bool("gateway", false, "serve a gateway replica (configured from the environment) instead of the baselines")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go func() { log.Println(http.ListenAndServe(*pprofAddr, mux)) }()
+	}
+	if *gatewayMode {
+		h, stop, err := gatewayHandler(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		return serve(ctx, *addr, h)
 	}
 
 	opt, err := redis.ParseURL(*redisURL)
 	if err != nil {
 		return err
 	}
-	// As the gateway's client (cmd/rushgate).
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
-	opt.ContextTimeoutEnabled = true
-	opt.MaxRetries = 1
-	opt.PoolSize = 128
-	opt.MinIdleConns = 8
+	redisOptions(opt)
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 
@@ -108,21 +125,27 @@ func run(ctx context.Context, args []string) error {
 		}
 		c.JSON(http.StatusCreated, gin.H{"n": v})
 	})
+	return serve(ctx, *addr, e)
+}
 
-	if *pprofAddr != "" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		go func() { log.Println(http.ListenAndServe(*pprofAddr, mux)) }()
-	}
+// redisOptions sets the client options of cmd/rushgate, so that the
+// baselines pay what the gateway pays for a round trip.
+func redisOptions(opt *redis.Options) {
+	t := 500 * time.Millisecond
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = t, t, t, t
+	opt.ContextTimeoutEnabled = true
+	opt.MaxRetries = 1
+	opt.PoolSize = 128
+	opt.MinIdleConns = 8
+}
 
-	ln, err := net.Listen("tcp", *addr)
+// serve serves h on addr until ctx ends.
+func serve(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 90 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 90 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "benchbase: serving on %s\n", ln.Addr())

@@ -132,6 +132,9 @@ func tokens(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	issued, err := rush.Tokens(ctx, o)
 	if err != nil {
 		fmt.Fprintln(stderr, "rushload tokens:", err)
+		if errors.Is(err, rush.ErrGatewayDown) {
+			return exitUsage
+		}
 		return exitIncomplete
 	}
 	fmt.Fprintf(stderr, "rushload tokens: %d users in line in %.1fs\n", len(issued), time.Since(start).Seconds())

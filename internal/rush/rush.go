@@ -203,6 +203,10 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
+// ErrGatewayDown is returned by Run and Tokens when the gateway does not
+// answer GET /healthz before anything starts.
+var ErrGatewayDown = errors.New("rush: gateway does not answer")
+
 // ping checks that the gateway answers before the clock starts.
 func (r *runner) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -213,12 +217,12 @@ func (r *runner) ping(ctx context.Context) error {
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("rush: gateway at %s does not answer: %w", r.opt.BaseURL, err)
+		return fmt.Errorf("%w: %s: %w", ErrGatewayDown, r.opt.BaseURL, err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("rush: %s/healthz answered %d", r.opt.BaseURL, resp.StatusCode)
+		return fmt.Errorf("%w: %s/healthz answered %d", ErrGatewayDown, r.opt.BaseURL, resp.StatusCode)
 	}
 	return nil
 }

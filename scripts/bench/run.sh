@@ -6,7 +6,10 @@
 #   1. Go benchmarks of the hot paths on the real Redis and Postgres.
 #   2. wrk, 64 connections: GET /api/queue/position, POST /api/tokens and
 #      POST /api/reservation of a real gateway, and the baselines of
-#      cmd/benchbase (fixed JSON, one ZRANK, one EVALSHA).
+#      cmd/benchbase (fixed JSON, one ZRANK, one EVALSHA), each route and its
+#      baselines in turn, for several rounds: the report takes the median of
+#      the rounds, so that a burst of other work on the machine moves a route
+#      and its baseline alike.
 #   3. A rush of 20,000 users on one 5,000-seat date through rushload, with
 #      its invariants, and the gateway's peak RSS during it.
 #   4. Redis memory per waiting user: used_memory before and after 100,000
@@ -18,9 +21,9 @@
 # is removed at the end, also on failure.
 #
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
-# BENCH_WRK_DURATION (10s), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
+# BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
-# BENCH_HOLD_USERS (50000),
+# BENCH_HOLD_USERS (75000),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
 # the work directory).
 set -euo pipefail
@@ -28,14 +31,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 
 PG=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-WRK_DURATION=${BENCH_WRK_DURATION:-10s}
+WRK_DURATION=${BENCH_WRK_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-64}
 THREADS=2
 RUSH_USERS=${BENCH_RUSH_USERS:-20000}
 RUSH_SEATS=${BENCH_RUSH_SEATS:-5000}
 RUSH_RATE=${BENCH_RUSH_RATE:-500}
 MEM_USERS=${BENCH_MEM_USERS:-100000}
-HOLD_USERS=${BENCH_HOLD_USERS:-50000}
+HOLD_USERS=${BENCH_HOLD_USERS:-75000}
+HOLD_DATES=60
 GOBENCHTIME=${BENCH_GOBENCHTIME:-1s}
 OUT_MD=${BENCH_OUT:-docs/benchmarks.md}
 ADMIN_TOKEN=bench-admin-token
@@ -84,9 +89,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# record CMD...: run and remember a command for the report.
-record() {
+# note CMD...: remember a command for the report; record CMD...: and run it.
+note() {
 	printf '%s\n' "$*" | sed "s|$WORK|\$WORK|g; s|$ROOT/||g; s|-run ^\\$ |-run '^\$' |" >>"$R/commands.txt"
+}
+record() {
+	note "$@"
 	"$@"
 }
 
@@ -111,6 +119,7 @@ log "machine"
 	echo "wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
 	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
 	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$R/machine.txt"
 cat "$R/machine.txt" >&2
 
@@ -138,23 +147,9 @@ wrk_run() {
 	shift 2
 	log "wrk $label"
 	record env WRK_LABEL="$label" WRK_JSON="$R/wrk.jsonl" "$@" \
-		wrk -t"$THREADS" -c"$CONNS" -d"$WRK_DURATION" --latency "${WRK_SCRIPT_ARGS[@]}" "$url" >"$R/wrk-$label.txt"
-	tail -1 "$R/wrk.jsonl" >&2
+		wrk -t"$THREADS" -c"$CONNS" -d"$WRK_DURATION" --latency "${WRK_SCRIPT_ARGS[@]}" "$url" >>"$R/wrk-$label.txt"
+	tail -1 "$R/wrk.jsonl" | cut -c1-150 >&2
 }
-
-log "baselines (cmd/benchbase)"
-BPORT=$(spare_port)
-record "$BIN/benchbase" -addr "127.0.0.1:$BPORT" -redis-url "$REDIS_URL" -key-prefix "benchbase:$RUN:" &
-PIDS+=($!)
-BASE=$!
-wait_http "http://127.0.0.1:$BPORT/fixed"
-WRK_SCRIPT_ARGS=(-s scripts/bench/get.lua)
-wrk_run base_fixed "http://127.0.0.1:$BPORT/fixed"
-wrk_run base_zrank "http://127.0.0.1:$BPORT/zrank"
-WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
-wrk_run base_evalsha "http://127.0.0.1:$BPORT" WRK_PATH=/evalsha
-kill "$BASE"
-wait "$BASE" 2>/dev/null || true
 
 # gateway PHASE VAR=VALUE...: start bin/rushgate serve with its own database
 # and key prefix (after seeding with $SEED_ARGS); sets GW_URL and GW_PID.
@@ -171,7 +166,7 @@ gateway() {
 	env "${GW_ENV[@]}" "$BIN/rushgate" serve 2>"$WORK/gateway-$phase.log" &
 	GW_PID=$!
 	PIDS+=("$GW_PID")
-	echo "env ${GW_ENV[*]} bin/rushgate serve" >>"$R/commands.txt"
+	note env "${GW_ENV[@]}" "$BIN/rushgate" serve
 	GW_URL=http://127.0.0.1:$port
 	wait_http "$GW_URL/readyz"
 }
@@ -180,26 +175,48 @@ stop_gateway() {
 	wait "$GW_PID" 2>/dev/null || true
 }
 
+log "baselines (cmd/benchbase), kept serving while the routes are measured"
+BPORT=$(spare_port)
+note "$BIN/benchbase" -addr "127.0.0.1:$BPORT" -redis-url "$REDIS_URL" -key-prefix "benchbase:$RUN:"
+"$BIN/benchbase" -addr "127.0.0.1:$BPORT" -redis-url "$REDIS_URL" -key-prefix "benchbase:$RUN:" 2>"$WORK/benchbase.log" &
+BASE_PID=$!
+PIDS+=("$BASE_PID")
+BASE_URL=http://127.0.0.1:$BPORT
+wait_http "$BASE_URL/fixed"
+
 log "gateway: queue routes (admission paused, so every poll is of a waiting token)"
 SEED_ARGS="--dates 1 --seats 100 --price 10000"
 gateway queue ADMIT_PER_SECOND=0 MAX_ACTIVE=1000000
 record "$BIN/rushload" tokens -url "$GW_URL" -users 1000 -out "$R/poll-tokens.tsv"
-WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
-wrk_run gw_poll "$GW_URL" WRK_TOKENS="$R/poll-tokens.tsv"
-WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
-wrk_run gw_tokens "$GW_URL" WRK_PREFIX="wrk$RUN"
+for round in $(seq "$ROUNDS"); do
+	WRK_SCRIPT_ARGS=(-s scripts/bench/get.lua)
+	wrk_run base_fixed "$BASE_URL/fixed"
+	wrk_run base_zrank "$BASE_URL/zrank"
+	WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
+	wrk_run gw_poll "$GW_URL" WRK_TOKENS="$R/poll-tokens.tsv"
+	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
+	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-$round"
+	wrk_run gw_tokens "$GW_URL" WRK_PREFIX="wrk$RUN-$round"
+done
 stop_gateway
 
-log "gateway: seat holds (40 dates of 5,000 seats, $HOLD_USERS admitted users, 4 holds each)"
+log "gateway: seat holds ($HOLD_DATES dates of 5,000 seats, $HOLD_USERS admitted users, 4 holds each)"
 FIRST=$(date -d tomorrow +%F)
-SEED_ARGS="--dates 40 --seats 5000 --price 10000 --first-date $FIRST"
+SEED_ARGS="--dates $HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
 gateway hold ADMIT_PER_SECOND=100000 MAX_ACTIVE=1000000 MAX_HOLDS_PER_USER=4
 record "$BIN/rushload" tokens -url "$GW_URL" -users "$HOLD_USERS" -active -out "$R/hold-tokens.tsv"
-DATES=$(for i in $(seq 0 39); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
-WRK_SCRIPT_ARGS=(-s scripts/bench/hold.lua)
-wrk_run gw_hold "$GW_URL" WRK_TOKENS="$R/hold-tokens.tsv" WRK_DATES="$DATES" WRK_SEATS=5000 \
-	WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4
+DATES=$(for i in $(seq 0 $((HOLD_DATES - 1))); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
+PER_ROUND=$((HOLD_DATES * 5000 / ROUNDS))
+for round in $(seq "$ROUNDS"); do
+	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
+	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-h$round"
+	WRK_SCRIPT_ARGS=(-s scripts/bench/hold.lua)
+	wrk_run gw_hold "$GW_URL" WRK_TOKENS="$R/hold-tokens.tsv" WRK_DATES="$DATES" WRK_SEATS=5000 \
+		WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$(((round - 1) * PER_ROUND))
+done
 stop_gateway
+kill "$BASE_PID"
+wait "$BASE_PID" 2>/dev/null || true
 
 log "rush: $RUSH_USERS users, one date of $RUSH_SEATS seats, admission $RUSH_RATE/s"
 rcli flushall >/dev/null
@@ -229,11 +246,12 @@ printf 'users=%s\nwaiting=%s\nbefore=%s\nafter=%s\n' "$MEM_USERS" "$waiting" "$b
 cat "$R/memory.txt" >&2
 stop_gateway
 
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$R/machine.txt"
 log "report"
 mkdir -p "$(dirname "$OUT_MD")"
 go run ./scripts/bench/report -dir "$R" >"$OUT_MD.tmp"
 mv "$OUT_MD.tmp" "$OUT_MD"
-echo "bench: wrote $OUT_MD" >&2
+echo "bench: wrote $OUT_MD (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 if [[ $(cat "$R/rush.exit") != 0 ]]; then
 	echo "bench: rushload exited $(cat "$R/rush.exit")" >&2
 	exit 1

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -135,13 +136,17 @@ func write(w io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
-	wrk := map[string]wrkResult{}
+	runs := map[string][]wrkResult{}
 	for _, l := range wrkLines {
 		var r wrkResult
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			return fmt.Errorf("wrk.jsonl: %w", err)
 		}
-		wrk[r.Label] = r
+		runs[r.Label] = append(runs[r.Label], r)
+	}
+	wrk := map[string]wrkResult{}
+	for label, rs := range runs {
+		wrk[label] = median(rs)
 	}
 	for _, l := range []string{"base_fixed", "base_zrank", "base_evalsha", "gw_poll", "gw_tokens", "gw_hold"} {
 		if _, ok := wrk[l]; !ok {
@@ -230,16 +235,22 @@ func write(w io.Writer, dir string) error {
 		p("Every target met.")
 	}
 	p("")
-	p("## HTTP routes against bare baselines (wrk, %d connections, %d threads, %.0f s each)", 64, 2, poll.Seconds)
+	p("## HTTP routes against bare baselines (wrk, %d connections, %d threads, %d rounds of %.0f s)", 64, 2, len(runs["gw_poll"]), poll.Seconds)
 	p("")
 	p("Baselines are `cmd/benchbase`: gin with no middleware and the gateway's Redis client settings,")
 	p("answering a fixed JSON of a poll's shape (the ceiling of any route), one `ZRANK` on a 100,000-member")
-	p("sorted set, or one `EVALSHA` of a one-line script. Latencies are wrk's (ms).")
+	p("sorted set, or one `EVALSHA` of a one-line script. Each route and its baselines ran in turn, round")
+	p("after round; every figure is the median over the rounds (the req/s range beside it), so that other")
+	p("work on the machine weighs on a route and its baseline alike. Latencies are wrk's (ms).")
 	p("")
-	p("| server | route | req/s | p50 | p90 | p99 | max | errors | ratio |")
-	p("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	p("| server | route | req/s | (range) | p50 | p90 | p99 | max | errors | ratio |")
+	p("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")
 	row := func(server, route string, r wrkResult, ratio string) {
-		p("| %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %s |", server, route, r.RPS, r.P50, r.P90, r.P99, r.Max, r.errors(), ratio)
+		lo, hi := r.RPS, r.RPS
+		for _, x := range runs[r.Label] {
+			lo, hi = min(lo, x.RPS), max(hi, x.RPS)
+		}
+		p("| %s | %s | %.0f | %.0f–%.0f | %.2f | %.2f | %.2f | %.2f | %d | %s |", server, route, r.RPS, lo, hi, r.P50, r.P90, r.P99, r.Max, r.errors(), ratio)
 	}
 	row("baseline", "GET /fixed (fixed JSON)", fixed, "")
 	row("baseline", "GET /zrank (one ZRANK)", zrank, "")
@@ -250,7 +261,8 @@ func write(w io.Writer, dir string) error {
 	p("")
 	p("Polls use 1,000 waiting tokens round robin (admission paused, so each is answered from the")
 	p("replica's copy of the admission head). Each token request is a new user (201). Each hold is a")
-	p("different seat of 40 dates × 5,000 seats, by 50,000 admitted users making 4 holds each; errors")
+	p("different seat of 60 dates × 5,000 seats, by 75,000 admitted users making 4 holds each (the")
+	p("gateway's MAX_HOLDS_PER_USER); the EVALSHA baseline is measured in turn with both phases. errors")
 	p("counts any answer but 2xx.")
 	p("")
 	p("## Go benchmarks (real Redis and PostgreSQL)")
@@ -280,6 +292,10 @@ func write(w io.Writer, dir string) error {
 	p("`used_memory` of a private redis-server before and after %s users entered the line (admission", mem["users"])
 	p("paused; the gateway then counted %s waiting): %.0f → %.0f bytes, **%.0f bytes per waiting user**.", mem["waiting"], before, after, perUser)
 	p("")
+	if notes, err := os.ReadFile(filepath.Join(notesDir(), "notes.md")); err == nil {
+		p("%s", strings.TrimRight(string(notes), "\n"))
+		p("")
+	}
 	p("## Commands")
 	p("")
 	p("`$WORK` is the run's temporary directory; `$R` its results.")
@@ -300,3 +316,38 @@ func nproc(machine []string) string {
 	}
 	return "?"
 }
+
+// median is a run whose every figure is the median of that figure over rs.
+func median(rs []wrkResult) wrkResult {
+	pick := func(f func(wrkResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		if n := len(v); n%2 == 0 {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+		return v[len(v)/2]
+	}
+	m := rs[0]
+	m.RPS = pick(func(r wrkResult) float64 { return r.RPS })
+	m.P50 = pick(func(r wrkResult) float64 { return r.P50 })
+	m.P90 = pick(func(r wrkResult) float64 { return r.P90 })
+	m.P99 = pick(func(r wrkResult) float64 { return r.P99 })
+	m.Max = pick(func(r wrkResult) float64 { return r.Max })
+	m.Seconds = pick(func(r wrkResult) float64 { return r.Seconds })
+	var errs, reqs int64
+	for _, r := range rs {
+		errs += r.errors()
+		reqs += r.Requests
+	}
+	// Errors are summed over the rounds, not taken as a median.
+	m.Non2xx, m.ConnectErrors, m.ReadErrors, m.WriteErrors, m.Timeouts = errs, 0, 0, 0, 0
+	m.Requests = reqs
+	return m
+}
+
+// notesDir is where notes.md lives: beside this program's source, run from
+// the repository root by scripts/bench/run.sh.
+func notesDir() string { return filepath.Join("scripts", "bench") }
