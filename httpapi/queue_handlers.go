@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -65,33 +67,56 @@ type positionResponse struct {
 	TokenID              int64  `json:"token_id"`
 	Status               string `json:"status"`
 	QueuePosition        int64  `json:"queue_position"`
-	Ahead                *int64 `json:"ahead,omitempty"`
-	EstimatedWaitSeconds *int64 `json:"estimated_wait_seconds"`
-	PollAfterMS          *int64 `json:"poll_after_ms,omitempty"`
-	ActiveUntil          string `json:"active_until,omitempty"`
+	Ahead                int64  `json:"ahead"`
+	EstimatedWaitSeconds int64  `json:"estimated_wait_seconds"`
+	ActiveUntil          string `json:"active_until"`
 }
 
 // handlePosition is GET /api/queue/position, the hot path of a rush: for a
-// waiting token it is answered from this replica's memory.
+// waiting token it is answered from this replica's memory, and written
+// without reflection into a pooled buffer.
 func (s *server) handlePosition(c *gin.Context) {
-	t := token(c)
+	raw, ok := bearer(c)
+	if !ok {
+		s.writeError(c, queue.ErrInvalidToken)
+		return
+	}
+	t, err := s.Queue.Signer().Parse(raw)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
 	p, err := s.Queue.Position(c.Request.Context(), t)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	resp := positionResponse{TokenID: t.Seq, Status: p.Status, QueuePosition: p.QueuePosition}
 	if p.Status == queue.StatusActive {
-		zero := int64(0)
-		resp.Ahead, resp.EstimatedWaitSeconds = &zero, &zero
-		resp.ActiveUntil = rfc3339(p.ActiveUntil)
-	} else {
-		ahead, poll := p.Ahead, p.PollAfter.Milliseconds()
-		resp.Ahead, resp.PollAfterMS = &ahead, &poll
-		if p.EstimatedWait != nil {
-			secs := int64(p.EstimatedWait.Seconds())
-			resp.EstimatedWaitSeconds = &secs
-		}
+		c.JSON(http.StatusOK, positionResponse{
+			TokenID: t.Seq, Status: p.Status, ActiveUntil: rfc3339(p.ActiveUntil),
+		})
+		return
 	}
-	c.JSON(http.StatusOK, resp)
+	buf := bufs.Get().(*[]byte)
+	b := append((*buf)[:0], `{"token_id":`...)
+	b = strconv.AppendInt(b, t.Seq, 10)
+	b = append(b, `,"status":"waiting","queue_position":`...)
+	b = strconv.AppendInt(b, p.QueuePosition, 10)
+	b = append(b, `,"ahead":`...)
+	b = strconv.AppendInt(b, p.Ahead, 10)
+	b = append(b, `,"estimated_wait_seconds":`...)
+	if p.EstimatedWait == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, int64(p.EstimatedWait.Seconds()), 10)
+	}
+	b = append(b, `,"poll_after_ms":`...)
+	b = strconv.AppendInt(b, p.PollAfter.Milliseconds(), 10)
+	b = append(b, '}')
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	*buf = b
+	bufs.Put(buf)
 }
+
+// bufs are the poll's answer buffers.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}

@@ -8,9 +8,12 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", s.handleMetrics())
 
-	api := e.Group("/api")
+	// The poll, the hot path of a rush, checks its own token and sets no
+	// request deadline: for a waiting token it makes no I/O at all.
+	e.GET("/api/queue/position", s.handlePosition)
+
+	api := e.Group("/api", s.deadline)
 	api.POST("/tokens", s.limitEnter, s.handleEnter)
-	api.GET("/queue/position", s.requireToken, s.handlePosition)
 
 	active := api.Group("", s.requireToken, s.requireActive)
 	active.GET("/reservationData/available", s.handleAvailableDates)
@@ -25,7 +28,7 @@ func (s *server) routes(e *gin.Engine) {
 	// even after the payment released the token.
 	api.POST("/payment", s.requireToken, s.handlePayment)
 
-	admin := e.Group("/admin", s.requireAdmin)
+	admin := e.Group("/admin", s.deadline, s.requireAdmin)
 	admin.GET("/queue", s.handleAdminQueue)
 	admin.PATCH("/queue", s.handleAdminPatchQueue)
 }

@@ -107,11 +107,17 @@ func New(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
-	e.Use(s.recoverPanics, s.observe, s.limitBody, s.deadline)
+	e.Use(s.recoverPanics, s.observe, s.limitBody)
 	e.NoRoute(func(c *gin.Context) { s.writeError(c, errNotFound) })
 	s.routes(e)
-	return e, nil
+	return backstop{next: e, limit: d.RequestTimeout + backstopMargin, skip: isPoll}, nil
 }
+
+// backstopMargin is how long past the request deadline a handler may run
+// before backstop answers for it: enough for a handler to answer its own 503.
+const backstopMargin = 100 * time.Millisecond
+
+func isPoll(r *http.Request) bool { return r.URL.Path == "/api/queue/position" }
 
 // limitBody makes bodies over 64 KiB fail to read (answered 413).
 func (s *server) limitBody(c *gin.Context) {
@@ -123,8 +129,9 @@ func (s *server) limitBody(c *gin.Context) {
 	c.Next()
 }
 
-// deadline bounds every request, so an unreachable Redis or Postgres gives a
-// fast 503 instead of a hang.
+// deadline bounds a request's work, so an unreachable Redis or Postgres gives
+// a fast 503 instead of a hang. (The poll goes without: its only possible
+// call, a Redis read, is bounded by the Redis client's own deadline.)
 func (s *server) deadline(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.RequestTimeout)
 	defer cancel()

@@ -81,3 +81,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	s := queue.NewSigner([]byte("k"))
+	raw := s.Sign(sample())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Parse(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
