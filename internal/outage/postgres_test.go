@@ -106,20 +106,39 @@ func TestPostgresOutage(t *testing.T) {
 }
 
 // TestPostgresPartition: Postgres stops answering without closing anything;
-// DB_TIMEOUT (with the request deadline built from it) must end the wait.
-// Run with DB_TIMEOUT=400ms so that the one-second bound applies: with the
-// default of 3s, such answers take about 3.5s.
+// the request deadline built from DB_TIMEOUT must end the wait, even where a
+// call ignores it (lib/pq reading a silent connection). Run with
+// DB_TIMEOUT=300ms so that the one-second bound applies: with the default of
+// 3s, such answers take about 3.5s.
 func TestPostgresPartition(t *testing.T) {
 	s := newStack(t, nil)
 	proxy := faultproxy.Start(t, s.pg.Addr())
 	gw := s.serve(map[string]string{
 		"DATABASE_URL": "postgres://postgres@" + proxy.Addr() + "/rushgate?sslmode=disable",
-		"DB_TIMEOUT":   "400ms",
+		"DB_TIMEOUT":   "300ms",
 	})
 	c := newClient(gw)
 	f := newFixture(t, c, "pg-partition")
 
 	proxy.Stall()
+	// Requests that make booking reload its catalogue from Postgres, first,
+	// while the pool still holds idle connections: the reload's query goes
+	// out on one and is never answered.
+	for round := range 2 {
+		for _, p := range []probe{
+			{name: "POST /api/tokens (unknown concert)", allow: []int{http.StatusNotFound, http.StatusServiceUnavailable}, send: func() reply {
+				return c.do("POST", "/api/tokens", map[string]any{"user_id": "nobody-knows", "concert_id": 4242})
+			}},
+			{name: "GET /admin/queue (unknown concert)", allow: []int{http.StatusNotFound, http.StatusServiceUnavailable}, send: func() reply {
+				return c.do("GET", "/admin/queue?concert_id=4243", nil, auth(adminKey)...)
+			}},
+			{name: "GET seats (unknown date)", allow: []int{http.StatusNotFound, http.StatusServiceUnavailable}, send: func() reply {
+				return c.do("GET", "/api/reservationSeat/available?reservation_date=2099-01-01", nil, auth(f.active.token)...)
+			}},
+		} {
+			p.check(t, round)
+		}
+	}
 	for round := range 2 {
 		for _, name := range []string{"GET /api/pay", "POST /api/chargePay", "POST /api/payment", "GET /readyz", "POST /api/tokens", "GET /api/queue/position (active)"} {
 			p := probe{name: name, send: f.probes(c, round)[name], allow: []int{http.StatusServiceUnavailable}, reason: "needs Postgres"}
