@@ -3,6 +3,9 @@ package httpapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +64,26 @@ func benchPoll(b *testing.B, h http.Handler, token string) {
 			h.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {
 				b.Fatalf("poll: %d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkEnter is POST /api/tokens of a new user through the router: one
+// EVALSHA of enter.lua, signing the token and the JSON in and out.
+func BenchmarkEnter(b *testing.B) {
+	h := newHarness(b, nil)
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := `{"user_id":"bench` + strconv.FormatInt(n.Add(1), 10) + `","concert_id":1}`
+			req := httptest.NewRequest("POST", "/api/tokens", strings.NewReader(body))
+			rec := httptest.NewRecorder()
+			h.gw.Handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusCreated {
+				b.Fatalf("enter: %d %s", rec.Code, rec.Body)
 			}
 		}
 	})
