@@ -23,21 +23,31 @@ import (
 var migrations embed.FS
 
 // Open connects to the database at dsn (a postgres:// URL), creating the
-// database when it is missing, and applies pending migrations.
+// database when it is missing, and applies pending migrations. Its
+// connections fail any read or write silent for longer than IOTimeout (see
+// Connect).
 func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	if err := EnsureDatabase(ctx, dsn); err != nil {
 		return nil, err
 	}
-	db, err := sqlx.Open("postgres", dsn)
+	// Migrations may legitimately run long (an index on a big table): they
+	// get their own connection without the I/O deadline.
+	mig, err := sql.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("schema: open: %w", err)
 	}
-	if err := Migrate(ctx, db.DB); err != nil {
-		db.Close()
+	err = Migrate(ctx, mig)
+	mig.Close()
+	if err != nil {
 		return nil, err
 	}
-	return db, nil
+	return Connect(dsn, IOTimeout)
 }
+
+// IOTimeout is the longest a serving connection may wait on Postgres for a
+// single read or write. No query of the request path is silent that long;
+// a connection that is, is on a dead network.
+const IOTimeout = 3 * time.Second
 
 // Migrate applies every pending migration. Concurrent callers (replicas
 // starting together) are serialised by an advisory lock.
