@@ -7,9 +7,16 @@ import (
 	"time"
 
 	"github.com/rushgate/rushgate/internal/faultproxy"
+	"github.com/rushgate/rushgate/internal/svctest"
 )
 
 func TestPostgresOutage(t *testing.T) {
+	t.Run("Killed", func(t *testing.T) { testPostgresOutage(t, (*svctest.Postgres).Kill) })
+	// A clean shutdown ends every session with 57P01 first.
+	t.Run("ShutDown", func(t *testing.T) { testPostgresOutage(t, (*svctest.Postgres).Stop) })
+}
+
+func testPostgresOutage(t *testing.T, down func(*svctest.Postgres)) {
 	s := newStack(t, nil)
 	gw := s.serve(nil)
 	c := newClient(gw)
@@ -40,7 +47,7 @@ func TestPostgresOutage(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 
-	s.pg.Kill()
+	down(s.pg)
 	downAt := time.Now()
 	for round := range 3 {
 		for name, send := range f.probes(c, round) {

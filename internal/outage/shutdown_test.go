@@ -280,38 +280,55 @@ func (s *slow) finish() (reply, error) {
 
 func (s *slow) Close() { s.conn.Close() }
 
-// TestShutdownDuringPostgresPartition: SIGTERM while Postgres is silent (a
-// partition, not a refusal). Background work stuck on the database must not
-// hold the process past SHUTDOWN_GRACE.
-func TestShutdownDuringPostgresPartition(t *testing.T) {
-	const grace = 2 * time.Second
-	s := newStack(t, nil)
-	proxy := faultproxy.Start(t, s.pg.Addr())
-	gw := s.serve(map[string]string{
-		"DATABASE_URL":   "postgres://postgres@" + proxy.Addr() + "/rushgate?sslmode=disable",
-		"SHUTDOWN_GRACE": grace.String(),
-	})
-	c := newClient(gw)
-	f := newFixture(t, c, "partition-shutdown")
+// TestShutdownDuringPartition: SIGTERM while Redis or Postgres is silent (a
+// partition, not a refusal). Work stuck on either must not hold the process
+// past SHUTDOWN_GRACE.
+func TestShutdownDuringPartition(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// wait lets the background loops start a call on the silent line:
+		// admission runs every ADMIT_INTERVAL, the catalogue refresh every 5s.
+		wait time.Duration
+	}{
+		{"Redis", time.Second},
+		{"Postgres", 6 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const grace = 2 * time.Second
+			s := newStack(t, nil)
+			env := map[string]string{"SHUTDOWN_GRACE": grace.String()}
+			var proxy *faultproxy.Proxy
+			if tc.name == "Redis" {
+				proxy = faultproxy.Start(t, s.redis.Addr())
+				env["REDIS_URL"] = "redis://" + proxy.Addr() + "/0"
+			} else {
+				proxy = faultproxy.Start(t, s.pg.Addr())
+				env["DATABASE_URL"] = "postgres://postgres@" + proxy.Addr() + "/rushgate?sslmode=disable"
+			}
+			gw := s.serve(env)
+			c := newClient(gw)
+			f := newFixture(t, c, "partition-shutdown")
 
-	proxy.Stall()
-	// A request stuck on Postgres, and time for the catalogue refresh (every
-	// 5s) to start a query on the silent line.
-	go f.active.charge(1)
-	time.Sleep(6 * time.Second)
-	if r := c.do("GET", "/readyz", nil); r.status != 503 {
-		t.Errorf("readyz during the partition: %s", r)
+			proxy.Stall()
+			// Requests stuck on the silent line while the signal comes.
+			go f.active.charge(1)
+			go f.active.pay(f.rid, f.price, "partition-shutdown")
+			time.Sleep(tc.wait)
+			if r := c.do("GET", "/readyz", nil); r.status != 503 {
+				t.Errorf("readyz during the partition: %s", r)
+			}
+			termAt := time.Now()
+			if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if !gw.waitExit(grace + 3*time.Second) {
+				gw.cmd.Process.Signal(syscall.SIGQUIT) // its goroutines, in the log
+				gw.waitExit(2 * time.Second)
+				t.Fatalf("still running %v after SIGTERM during the partition (SHUTDOWN_GRACE %v)", time.Since(termAt), grace)
+			}
+			t.Logf("exited %v after SIGTERM, code %d", time.Since(termAt).Round(time.Millisecond), gw.cmd.ProcessState.ExitCode())
+			proxy.Restore()
+			s.checkBooks()
+		})
 	}
-	termAt := time.Now()
-	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if !gw.waitExit(grace + 3*time.Second) {
-		gw.cmd.Process.Signal(syscall.SIGQUIT)
-		gw.waitExit(2 * time.Second)
-		t.Fatalf("still running %v after SIGTERM with Postgres partitioned (SHUTDOWN_GRACE %v)", time.Since(termAt), grace)
-	}
-	t.Logf("exited %v after SIGTERM, code %d", time.Since(termAt).Round(time.Millisecond), gw.cmd.ProcessState.ExitCode())
-	proxy.Restore()
-	s.checkBooks()
 }
