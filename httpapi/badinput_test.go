@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -365,4 +366,42 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(raw)
+}
+
+// TestOversizedBodyWithoutLengthIs413: a chunked body (no Content-Length)
+// is cut at 64 KiB as it is read, and answered like a declared one.
+func TestOversizedBodyWithoutLengthIs413(t *testing.T) {
+	w := newWatchedHarness(t)
+	tok := w.activeToken("chunky")
+	before := w.state(t)
+	for _, rt := range []struct {
+		method, path string
+		auth         bool
+	}{
+		{"POST", "/api/tokens", false}, {"POST", "/api/chargePay", false}, {"POST", "/api/reservation", true},
+		{"POST", "/api/payment", true}, {"GET", "/api/pay", false}, {"GET", "/api/reservationSeat/available", true},
+		{"PATCH", "/admin/queue", false},
+	} {
+		body := io.MultiReader(strings.NewReader(`{"user_id": "chunky", "pad": "`), strings.NewReader(strings.Repeat("x", 80<<10)), strings.NewReader(`"}`))
+		req := httptest.NewRequest(rt.method, rt.path, io.NopCloser(body))
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		if rt.auth {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if rt.path == "/admin/queue" {
+			req.Header.Set("Authorization", "Bearer "+adminKey)
+		}
+		rec := httptest.NewRecorder()
+		w.gw.Handler.ServeHTTP(rec, req)
+		r := response{ResponseRecorder: rec}
+		json.Unmarshal(rec.Body.Bytes(), &r.body)
+		if rec.Code != 413 || r.code() != "body_too_large" {
+			t.Errorf("%s %s: %d %s, want 413 body_too_large", rt.method, rt.path, rec.Code, truncate(rec.Body.String()))
+		}
+		checkErrorBody(t, rt.path, r)
+	}
+	if after := w.state(t); after != before {
+		t.Errorf("oversized bodies changed the state: %s → %s", before, after)
+	}
 }
