@@ -134,12 +134,15 @@ func TestGracefulShutdown(t *testing.T) {
 					mu.Unlock()
 					continue
 				}
+				var opErr *net.OpError
 				termMu.Lock()
 				term := termAt
 				termMu.Unlock()
 				mu.Lock()
 				switch {
-				case connectedAt.IsZero() && errors.Is(err, syscall.ECONNREFUSED):
+				case connectedAt.IsZero() && (errors.As(err, &opErr) && opErr.Op == "dial"):
+					// Never connected: refused, or reset by a listener
+					// closing under the handshake.
 					refused++
 				case !term.IsZero() && connectedAt.After(term.Add(-50*time.Millisecond)):
 					// Connected around the listener's close: the kernel
