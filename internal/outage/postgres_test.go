@@ -114,9 +114,9 @@ func testPostgresOutage(t *testing.T, down func(*svctest.Postgres)) {
 
 // TestPostgresPartition: Postgres stops answering without closing anything;
 // the request deadline built from DB_TIMEOUT must end the wait, even where a
-// call ignores it (lib/pq reading a silent connection). Run with
-// DB_TIMEOUT=200ms so that the one-second bound applies with room: with the default of
-// 3s, such answers take about 3.5s.
+// call ignores it (lib/pq reading a silent connection). It runs with
+// DB_TIMEOUT=200ms so that the one-second bound applies with room; with the
+// default of 3s, such answers take about 3.5s.
 func TestPostgresPartition(t *testing.T) {
 	s := newStack(t, nil)
 	proxy := faultproxy.Start(t, s.pg.Addr())
