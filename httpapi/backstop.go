@@ -86,6 +86,10 @@ func (w *bufferedWriter) Write(p []byte) (int, error) {
 	return w.body.Write(p)
 }
 
+// Flush does nothing: the response goes out whole once the handler is done.
+// (gin's writer asserts http.Flusher when asked to flush.)
+func (w *bufferedWriter) Flush() {}
+
 func (w *bufferedWriter) abandon() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
