@@ -655,7 +655,9 @@ func (r *runner) pay(ctx context.Context, u *UserRecord, auth string, h hold, rn
 			}
 			return false
 		}
-		if transient(a, err) {
+		// 409 payment_in_progress: an earlier attempt with this key (one whose
+		// answer was lost) is still running; the retry will get its answer.
+		if transient(a, err) || (a.status == http.StatusConflict && a.errorCode() == "payment_in_progress") {
 			// Whether the lost attempt paid is unknown until a retry with the
 			// same key tells.
 			u.Uncertain = true
