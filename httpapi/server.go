@@ -110,14 +110,8 @@ func New(d Deps) (http.Handler, error) {
 	e.Use(s.recoverPanics, s.observe, s.limitBody)
 	e.NoRoute(func(c *gin.Context) { s.writeError(c, errNotFound) })
 	s.routes(e)
-	return backstop{next: e, limit: d.RequestTimeout + backstopMargin, skip: isPoll}, nil
+	return e, nil
 }
-
-// backstopMargin is how long past the request deadline a handler may run
-// before backstop answers for it: enough for a handler to answer its own 503.
-const backstopMargin = 100 * time.Millisecond
-
-func isPoll(r *http.Request) bool { return r.URL.Path == "/api/queue/position" }
 
 // limitBody makes bodies over 64 KiB fail to read (answered 413).
 func (s *server) limitBody(c *gin.Context) {

@@ -24,9 +24,10 @@ var migrations embed.FS
 
 // Open connects to the database at dsn (a postgres:// URL), creating the
 // database when it is missing, and applies pending migrations. Its
-// connections fail any read or write silent for longer than IOTimeout (see
-// Connect).
-func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+// connections fail any read or write silent for longer than ioTimeout (see
+// Connect): DB_TIMEOUT in production, so that no Postgres call outlives the
+// deadline of the request that made it by more than that.
+func Open(ctx context.Context, dsn string, ioTimeout time.Duration) (*sqlx.DB, error) {
 	if err := EnsureDatabase(ctx, dsn); err != nil {
 		return nil, err
 	}
@@ -41,13 +42,8 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Connect(dsn, IOTimeout)
+	return Connect(dsn, ioTimeout)
 }
-
-// IOTimeout is the longest a serving connection may wait on Postgres for a
-// single read or write. No query of the request path is silent that long;
-// a connection that is, is on a dead network.
-const IOTimeout = 3 * time.Second
 
 // Migrate applies every pending migration. Concurrent callers (replicas
 // starting together) are serialised by an advisory lock.

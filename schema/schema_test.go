@@ -3,6 +3,7 @@ package schema_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/rushgate/rushgate/internal/testenv"
 	"github.com/rushgate/rushgate/schema"
@@ -19,7 +20,7 @@ func TestOpenCreatesDatabaseAndMigratesIdempotently(t *testing.T) {
 		t.Fatalf("tables = %d, want %d", got, want)
 	}
 	// A second Open (another replica starting) finds nothing to do.
-	again, err := schema.Open(context.Background(), dsn)
+	again, err := schema.Open(context.Background(), dsn, 3*time.Second)
 	if err != nil {
 		t.Fatalf("second Open: %v", err)
 	}

@@ -23,7 +23,7 @@ func gatewayHandler(ctx context.Context) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := schema.Open(ctx, cfg.DatabaseURL)
+	db, err := schema.Open(ctx, cfg.DatabaseURL, cfg.DBTimeout)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -86,7 +86,7 @@ func openDB(ctx context.Context, cfg config.Config) (*sqlx.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := schema.Open(ctx, dsn)
+	db, err := schema.Open(ctx, dsn, cfg.DBTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func Postgres(t testing.TB) (*sqlx.DB, string) {
 	dsn := u.String()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := schema.Open(ctx, dsn)
+	db, err := schema.Open(ctx, dsn, 3*time.Second)
 	if err != nil {
 		t.Fatalf("testenv: Postgres at %s: %v (make test starts one)", DatabaseURL(), err)
 	}
