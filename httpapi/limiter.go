@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -56,6 +57,21 @@ func (l *limiter) allow(client string) (bool, time.Duration) {
 	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 }
 
+// clientKey is whom the limit counts: an IPv4 address, or the /64 network
+// of an IPv6 address, since one IPv6 client holds a whole /64 and could
+// otherwise rotate through it.
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || addr.Is4() || addr.Is4In6() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 // limitEnter applies ENTER_RATE_PER_IP to POST /api/tokens. The client is the
 // peer address, or X-Forwarded-For when the peer is a trusted proxy.
 func (s *server) limitEnter(c *gin.Context) {
@@ -63,7 +79,7 @@ func (s *server) limitEnter(c *gin.Context) {
 		c.Next()
 		return
 	}
-	ok, wait := s.limiter.allow(c.ClientIP())
+	ok, wait := s.limiter.allow(clientKey(c.ClientIP()))
 	if !ok {
 		secs := int(wait/time.Second) + 1
 		c.Header("Retry-After", strconv.Itoa(secs))
