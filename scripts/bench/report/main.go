@@ -273,6 +273,16 @@ func write(w io.Writer, dir string) error {
 		p("| %s | %s | %.0f | %.0f | %.0f | %.0f |", b.Pkg, strings.TrimPrefix(b.Name, "Benchmark"), b.NsOp, 1e9/b.NsOp, b.BOp, b.AllocsOp)
 	}
 	p("")
+	for i, l := range gobenchLines {
+		if strings.HasPrefix(l, "--- FAIL: ") {
+			why := ""
+			if i+1 < len(gobenchLines) {
+				why = ": " + strings.TrimSpace(gobenchLines[i+1])
+			}
+			p("**%s failed in this run**%s", strings.TrimPrefix(l, "--- FAIL: "), why)
+			p("")
+		}
+	}
 	p("Parallel benchmarks (`RunParallel`) run GOMAXPROCS goroutines, so their ns/op is wall time per")
 	p("operation across both cores; the others are one operation at a time.")
 	p("")
