@@ -50,6 +50,9 @@ local concert, stride = tonumber(ARGV[9]), tonumber(ARGV[10])
 local floor = ARGV[11]
 local checked = ARGV[12] == '1'
 
+-- Every Redis call costs about a microsecond inside the script, and a hold
+-- is the hot path of a rush: the success path makes ten.
+
 if #KEYS >= 7 then
   local score = redis.call('ZSCORE', KEYS[7], ARGV[13])
   if not score or tonumber(score) <= now then return {-6, 0, 0} end
@@ -59,31 +62,38 @@ end
 if not checked and redis.call('GETBIT', sold, 0) == 0 then return {-4, 0, 0} end
 if redis.call('GETBIT', sold, seat) == 1 then return {-2, 0, 0} end
 
--- Lapsed holds leave by score; no sweeper is needed.
-redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
-if redis.call('ZCARD', user_holds) >= max_holds then return {-3, 0, 0} end
+-- Only live holds count; lapsed ones leave by score (no sweeper).
+if redis.call('ZCOUNT', user_holds, '(' .. now, '+inf') >= max_holds then return {-3, 0, 0} end
 
-if redis.call('EXISTS', seat_key) == 1 then return {-1, 0, 0} end
-
-local seq = redis.call('GET', seq_key)
-if not seq then
-  if floor == '' then return {-5, 0, 0} end
-  redis.call('SET', seq_key, floor)
-elseif floor ~= '' and tonumber(seq) < tonumber(floor) then
-  redis.call('SET', seq_key, floor)
+-- The id is drawn before the seat is taken, so a lost race burns an id:
+-- ids need to be unique and increasing, not dense.
+local seq = redis.call('INCR', seq_key)
+if seq == 1 and floor == '' then
+  -- The counter was missing (lost with Redis, or never made): only Postgres
+  -- knows where ids stand. Leave it missing, so concurrent calls ask too.
+  redis.call('DEL', seq_key)
+  return {-5, 0, 0}
 end
-local id = redis.call('INCR', seq_key) * stride + concert
+if floor ~= '' and seq <= tonumber(floor) then
+  seq = tonumber(floor) + 1
+  redis.call('SET', seq_key, seq)
+end
+local id = seq * stride + concert
 local exp = now + ttl
 
-redis.call('SET', seat_key, id, 'NX', 'PX', ttl)
+if not redis.call('SET', seat_key, id, 'NX', 'PX', ttl) then return {-1, 0, 0} end
 redis.call('HSET', prefix .. id, 'user', user, 'date', date, 'seat', seat,
   'price', price, 'exp', exp, 'state', 'held')
 redis.call('PEXPIRE', prefix .. id, ttl + record_ttl)
 
-redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
 redis.call('ZADD', held, exp, seat)
 redis.call('ZADD', user_holds, exp, id)
-if redis.call('PTTL', user_holds) < ttl + record_ttl then
-  redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+-- Every hold lasts ttl, so the newest hold always lives longest.
+redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+-- Lapsed entries are skipped by score everywhere; prune them now and then
+-- so the sets do not grow.
+if seq % 32 == 0 then
+  redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
 end
 return {1, id, exp}
