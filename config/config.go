@@ -33,6 +33,9 @@ type Config struct {
 	DBTimeout       time.Duration
 	LogLevel        slog.Level
 	KeyPrefix       string
+	// QueueAutoPipeline coalesces the queue's Redis commands of concurrent
+	// requests into pipelines (QUEUE_AUTOPIPELINE, default off; see gateway).
+	QueueAutoPipeline bool
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -40,24 +43,25 @@ type Config struct {
 func Load(getenv func(string) string) (Config, error) {
 	r := reader{getenv: getenv}
 	c := Config{
-		Addr:            r.str("ADDR", ":8080"),
-		RedisURL:        r.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		DatabaseURL:     r.str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rushgate?sslmode=disable"),
-		AdminToken:      getenv("ADMIN_TOKEN"),
-		TokenSecret:     getenv("TOKEN_SECRET"),
-		AdmitPerSecond:  r.float("ADMIT_PER_SECOND", 100, 0, 1_000_000),
-		MaxActive:       int64(r.int("MAX_ACTIVE", 1000, 0, 10_000_000)),
-		TokenTTL:        r.dur("TOKEN_TTL", 2*time.Hour),
-		ActiveTTL:       r.dur("ACTIVE_TTL", 10*time.Minute),
-		HoldTTL:         r.dur("HOLD_TTL", 5*time.Minute),
-		MaxHoldsPerUser: r.int("MAX_HOLDS_PER_USER", 4, 1, 1000),
-		EnterRatePerIP:  r.float("ENTER_RATE_PER_IP", 20, 0, 1_000_000),
-		TrustedProxies:  r.list("TRUSTED_PROXIES"),
-		AdmitInterval:   r.dur("ADMIT_INTERVAL", 50*time.Millisecond),
-		ShutdownGrace:   r.dur("SHUTDOWN_GRACE", 15*time.Second),
-		RedisTimeout:    r.dur("REDIS_TIMEOUT", 500*time.Millisecond),
-		DBTimeout:       r.dur("DB_TIMEOUT", 3*time.Second),
-		KeyPrefix:       r.str("KEY_PREFIX", "rg:"),
+		Addr:              r.str("ADDR", ":8080"),
+		RedisURL:          r.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		DatabaseURL:       r.str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rushgate?sslmode=disable"),
+		AdminToken:        getenv("ADMIN_TOKEN"),
+		TokenSecret:       getenv("TOKEN_SECRET"),
+		AdmitPerSecond:    r.float("ADMIT_PER_SECOND", 100, 0, 1_000_000),
+		MaxActive:         int64(r.int("MAX_ACTIVE", 1000, 0, 10_000_000)),
+		TokenTTL:          r.dur("TOKEN_TTL", 2*time.Hour),
+		ActiveTTL:         r.dur("ACTIVE_TTL", 10*time.Minute),
+		HoldTTL:           r.dur("HOLD_TTL", 5*time.Minute),
+		MaxHoldsPerUser:   r.int("MAX_HOLDS_PER_USER", 4, 1, 1000),
+		EnterRatePerIP:    r.float("ENTER_RATE_PER_IP", 20, 0, 1_000_000),
+		TrustedProxies:    r.list("TRUSTED_PROXIES"),
+		AdmitInterval:     r.dur("ADMIT_INTERVAL", 50*time.Millisecond),
+		ShutdownGrace:     r.dur("SHUTDOWN_GRACE", 15*time.Second),
+		RedisTimeout:      r.dur("REDIS_TIMEOUT", 500*time.Millisecond),
+		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second),
+		KeyPrefix:         r.str("KEY_PREFIX", "rg:"),
+		QueueAutoPipeline: r.bool("QUEUE_AUTOPIPELINE", false),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
 		r.errs = append(r.errs, fmt.Sprintf("LOG_LEVEL: %v", err))
@@ -97,6 +101,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("db_timeout", c.DBTimeout),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("key_prefix", c.KeyPrefix),
+		slog.Bool("queue_autopipeline", c.QueueAutoPipeline),
 	)
 }
 
@@ -167,6 +172,19 @@ func (r *reader) float(name string, def, lo, hi float64) float64 {
 		return def
 	}
 	return n
+}
+
+func (r *reader) bool(name string, def bool) bool {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not a boolean (true or false)", name, v))
+		return def
+	}
+	return b
 }
 
 func (r *reader) list(name string) []string {

@@ -1,8 +1,10 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,4 +212,35 @@ func TestPosition(t *testing.T) {
 			t.Errorf("got %d %q", r.Code, r.code())
 		}
 	})
+}
+
+func TestQueueOnAnAutoPipelineKeepsStrictOrder(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.QueueAutoPipeline = true })
+	const n = 200
+	positions := make(chan int64, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := h.do("POST", "/api/tokens", map[string]any{"user_id": fmt.Sprintf("ap%d", i)})
+			if r.Code != http.StatusCreated {
+				t.Errorf("enter: %d %s", r.Code, r.Body)
+			}
+			positions <- r.num("queue_position")
+		}(i)
+	}
+	wg.Wait()
+	close(positions)
+	seen := make(map[int64]bool)
+	for p := range positions {
+		if p < 1 || p > n || seen[p] {
+			t.Fatalf("position %d repeated or out of 1..%d", p, n)
+		}
+		seen[p] = true
+	}
+	tok := h.activeToken("ap-buyer")
+	if r := h.do("POST", "/api/reservation", holdBody("ap-buyer", day(1), 1), bearer(tok)...); r.Code != http.StatusCreated {
+		t.Errorf("hold after admission: %d %s", r.Code, r.Body)
+	}
 }
