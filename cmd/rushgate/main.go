@@ -3,6 +3,7 @@
 //	rushgate [serve]   apply pending migrations, then serve
 //	rushgate migrate   apply pending migrations and exit
 //	rushgate seed --dates N --seats M --price P [--first-date YYYY-MM-DD]
+//	rushgate audit     check that no money was created or lost and no seat sold twice
 //
 // Configuration comes from the environment (see the README).
 package main
@@ -28,6 +29,7 @@ import (
 	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/payment/paymentdb"
 	"github.com/rushgate/rushgate/schema"
 )
 
@@ -44,6 +46,7 @@ const usage = `usage:
   rushgate [serve]   apply pending migrations, then serve on ADDR
   rushgate migrate   apply pending migrations and exit
   rushgate seed --dates N --seats M --price P [--first-date YYYY-MM-DD]
+  rushgate audit     check the books: exits 1 when money was created or lost, or a seat sold twice
 `
 
 // run is the whole program, testable end to end: ctx ends it (SIGTERM in
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "seed":
 		return seed(ctx, cfg, args, stdout)
+	case "audit":
+		return audit(ctx, cfg, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -272,4 +277,39 @@ func seed(ctx context.Context, cfg config.Config, args []string, stdout io.Write
 		fmt.Fprintln(stdout, "concert 1 already exists; nothing to do")
 	}
 	return nil
+}
+
+// audit checks the books in Postgres, the source of truth, after any test or
+// load run: every won charged is on a balance or paid for a seat, and every
+// sale is one seat sold once with one payment of its price.
+func audit(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ledger, err := paymentdb.Audit(ctx, db)
+	if err != nil {
+		return err
+	}
+	integrity, err := paymentdb.CheckIntegrity(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "money:  charged %d = balances %d + paid %d  %s\n",
+		ledger.Charged, ledger.Balances, ledger.Paid, verdict(ledger.Balanced()))
+	fmt.Fprintf(stdout, "sales:  seats sold twice %d, reservations paid twice %d, sales without payment %d, payments without sale %d, mismatched payments %d  %s\n",
+		integrity.SeatsSoldTwice, integrity.ReservationsPaidTwice, integrity.SalesWithoutPayment,
+		integrity.PaymentsWithoutSale, integrity.MismatchedPayments, verdict(integrity.OK()))
+	if !ledger.Balanced() || !integrity.OK() {
+		return errors.New("audit failed")
+	}
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "BROKEN"
 }
