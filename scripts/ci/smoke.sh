@@ -79,6 +79,9 @@ kill -TERM "$GW_PID"
 wait "$GW_PID" || { echo "smoke: the gateway did not stop cleanly" >&2; exit 1; }
 GW_PID=
 
+echo "smoke: the books in Postgres after the rush"
+bin/rushgate audit
+
 echo "smoke: k6 scripts"
 (cd scripts/k6 && npm ci --no-audit --no-fund --loglevel=error && node check.mjs && node --test check.test.mjs >"$WORK/k6-test.log" 2>&1) || {
 	cat "$WORK/k6-test.log" >&2 2>/dev/null || true
