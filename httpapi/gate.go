@@ -24,20 +24,28 @@ func bearer(c *gin.Context) (string, bool) {
 	return strings.TrimSpace(h[len(p):]), true
 }
 
-// requireToken verifies the queue token's signature, before any Redis call.
-func (s *server) requireToken(c *gin.Context) {
+// verifiedToken returns the request's queue token with its signature
+// checked (before any Redis call), or answers 401 and returns false.
+func (s *server) verifiedToken(c *gin.Context) (queue.Token, bool) {
 	raw, ok := bearer(c)
 	if !ok {
 		s.writeError(c, queue.ErrInvalidToken)
-		return
+		return queue.Token{}, false
 	}
 	t, err := s.Queue.Signer().Parse(raw)
 	if err != nil {
 		s.writeError(c, err)
-		return
+		return queue.Token{}, false
 	}
-	c.Set(ctxToken, t)
-	c.Next()
+	return t, true
+}
+
+// requireToken lets through only a request with a verified queue token.
+func (s *server) requireToken(c *gin.Context) {
+	if t, ok := s.verifiedToken(c); ok {
+		c.Set(ctxToken, t)
+		c.Next()
+	}
 }
 
 // requireActive lets through only an admitted token: one Redis round trip.

@@ -76,14 +76,8 @@ type positionResponse struct {
 // waiting token it is answered from this replica's memory, and written
 // without reflection into a pooled buffer.
 func (s *server) handlePosition(c *gin.Context) {
-	raw, ok := bearer(c)
+	t, ok := s.verifiedToken(c)
 	if !ok {
-		s.writeError(c, queue.ErrInvalidToken)
-		return
-	}
-	t, err := s.Queue.Signer().Parse(raw)
-	if err != nil {
-		s.writeError(c, err)
 		return
 	}
 	p, err := s.Queue.Position(c.Request.Context(), t)
