@@ -6,51 +6,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/rushgate/rushgate/config"
-	"github.com/rushgate/rushgate/gateway"
-	"github.com/rushgate/rushgate/internal/testenv"
 )
 
-// watched is a harness whose Redis keys and Postgres rows the test can read,
+// watched is a harness whose Redis keys and Postgres rows the test reads,
 // to prove that a refused request changed nothing.
 type watched struct {
 	*harness
-	rdb *redis.Client
-	db  *sqlx.DB
 }
 
 func newWatchedHarness(t *testing.T) *watched {
 	t.Helper()
-	rdb, keys := testenv.Redis(t)
-	db, _ := testenv.Postgres(t)
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.KeyPrefix, cfg.AdminToken, cfg.TokenSecret, cfg.EnterRatePerIP = keys.Prefix(), adminKey, "token-secret-for-tests", 0
-	gw, err := gateway.New(cfg, rdb, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := gw.Booking.Seed(ctx, 3, 10, 10000, time.Now().AddDate(0, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Booking.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return &watched{harness: &harness{t: t, gw: gw, cfg: cfg, ctx: ctx}, rdb: rdb, db: db}
+	return &watched{harness: newHarness(t, nil)}
 }
 
 // state is a digest of every Redis key of the test (name and value) and of

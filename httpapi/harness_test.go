@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/gateway"
 	"github.com/rushgate/rushgate/internal/testenv"
@@ -25,6 +28,8 @@ type harness struct {
 	gw  *gateway.Gateway
 	cfg config.Config
 	ctx context.Context
+	rdb *redis.Client
+	db  *sqlx.DB
 	// seats counts the seats paymentSetup has handed out.
 	seats int
 }
@@ -60,7 +65,7 @@ func newHarness(t testing.TB, change func(*config.Config)) *harness {
 	if err := gw.Booking.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, gw: gw, cfg: cfg, ctx: ctx}
+	return &harness{t: t, gw: gw, cfg: cfg, ctx: ctx, rdb: rdb, db: db}
 }
 
 type response struct {
