@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -11,20 +12,12 @@ import (
 	"github.com/rushgate/rushgate/queue"
 )
 
-type enterResponse struct {
-	Token          string `json:"token"`
-	TokenID        int64  `json:"token_id"`
-	UserID         string `json:"user_id"`
-	ConcertID      int64  `json:"concert_id"`
-	Status         string `json:"status"`
-	QueuePosition  int64  `json:"queue_position"`
-	IssuedAt       string `json:"issued_at"`
-	ExpirationTime string `json:"expiration_time"`
-	ActiveUntil    string `json:"active_until,omitempty"`
-}
-
 // handleEnter is POST /api/tokens: 201 with a new place in line, or 200 with
-// the live token the user already holds for this concert.
+// the live token the user already holds for this concert. Like the poll it
+// sets no request deadline (its calls, Redis and on a catalogue miss
+// Postgres, are bounded by their clients) and writes its answer without
+// reflection: every value in it is a number or a string of characters that
+// JSON never escapes (token, checked user id, RFC 3339 times).
 func (s *server) handleEnter(c *gin.Context) {
 	r := readRequest(c)
 	user := r.userID()
@@ -48,19 +41,35 @@ func (s *server) handleEnter(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	resp := enterResponse{
-		Token: t.Token, TokenID: t.Claims.Seq, UserID: user, ConcertID: concert,
-		Status: t.Status, QueuePosition: t.Position,
-		IssuedAt: rfc3339(t.Claims.IssuedAt), ExpirationTime: rfc3339(t.Claims.ExpiresAt),
-	}
+	buf := bufs.Get().(*[]byte)
+	b := append((*buf)[:0], `{"token":"`...)
+	b = append(b, t.Token...)
+	b = append(b, `","token_id":`...)
+	b = strconv.AppendInt(b, t.Claims.Seq, 10)
+	b = append(b, `,"user_id":"`...)
+	b = append(b, user...)
+	b = append(b, `","concert_id":`...)
+	b = strconv.AppendInt(b, concert, 10)
+	b = append(b, `,"status":"`...)
+	b = append(b, t.Status...)
+	b = append(b, `","queue_position":`...)
+	b = strconv.AppendInt(b, t.Position, 10)
+	b = append(b, `,"issued_at":"`...)
+	b = t.Claims.IssuedAt.AppendFormat(b, time.RFC3339)
+	b = append(b, `","expiration_time":"`...)
+	b = t.Claims.ExpiresAt.AppendFormat(b, time.RFC3339)
 	if t.Status == queue.StatusActive {
-		resp.ActiveUntil = rfc3339(t.ActiveUntil)
+		b = append(b, `","active_until":"`...)
+		b = t.ActiveUntil.AppendFormat(b, time.RFC3339)
 	}
+	b = append(b, `"}`...)
 	status := http.StatusOK
 	if t.Created {
 		status = http.StatusCreated
 	}
-	c.JSON(status, resp)
+	c.Data(status, "application/json; charset=utf-8", b)
+	*buf = b
+	bufs.Put(buf)
 }
 
 type positionResponse struct {

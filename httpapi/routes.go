@@ -9,11 +9,13 @@ func (s *server) routes(e *gin.Engine) {
 	e.GET("/metrics", s.handleMetrics())
 
 	// The poll, the hot path of a rush, checks its own token and sets no
-	// request deadline: for a waiting token it makes no I/O at all.
+	// request deadline: for a waiting token it makes no I/O at all, and its
+	// one possible call, a Redis read, is bounded by the Redis client.
 	e.GET("/api/queue/position", s.handlePosition)
+	// Entering, the other flood of a rush, likewise (see handleEnter).
+	e.POST("/api/tokens", s.limitEnter, s.handleEnter)
 
 	api := e.Group("/api", s.deadline)
-	api.POST("/tokens", s.limitEnter, s.handleEnter)
 
 	active := api.Group("", s.requireToken, s.requireActive)
 	active.GET("/reservationData/available", s.handleAvailableDates)
