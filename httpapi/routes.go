@@ -12,17 +12,17 @@ func (s *server) routes(e *gin.Engine) {
 	// request deadline: for a waiting token it makes no I/O at all, and its
 	// one possible call, a Redis read, is bounded by the Redis client.
 	e.GET("/api/queue/position", s.handlePosition)
-	// Entering, the other flood of a rush, likewise (see handleEnter).
+	// Entering and holding, the other floods of a rush, likewise (see
+	// handleEnter). A hold checks the admission inside its own Redis script:
+	// one round trip.
 	e.POST("/api/tokens", s.limitEnter, s.handleEnter)
+	e.POST("/api/reservation", s.requireToken, s.handleHold)
 
 	api := e.Group("/api", s.deadline)
 
 	active := api.Group("", s.requireToken, s.requireActive)
 	active.GET("/reservationData/available", s.handleAvailableDates)
 	active.GET("/reservationSeat/available", s.handleAvailableSeats)
-
-	// A hold checks the admission inside its own Redis script: one round trip.
-	api.POST("/reservation", s.requireToken, s.handleHold)
 
 	api.GET("/pay", s.handleBalance)
 	api.POST("/chargePay", s.handleCharge)
