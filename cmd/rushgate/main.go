@@ -114,6 +114,21 @@ func withConnectTimeout(dsn string, d time.Duration) (string, error) {
 	return u.String(), nil
 }
 
+// openStores opens Postgres (migrated) then Redis; closeAll closes them in
+// reverse order.
+func openStores(ctx context.Context, cfg config.Config) (*sqlx.DB, *redis.Client, func(), error) {
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rdb, err := openRedis(ctx, cfg)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, rdb, func() { rdb.Close(); db.Close() }, nil
+}
+
 // openRedis connects with a deadline on every call, so an unreachable Redis
 // is a fast error and not a hang.
 func openRedis(ctx context.Context, cfg config.Config) (*redis.Client, error) {
@@ -173,16 +188,11 @@ func (d callDeadline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // order of opening. ready, when not nil, receives the listening address.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<- string) error {
 	log.Info("starting rushgate", "config", cfg)
-	db, err := openDB(ctx, cfg)
+	db, rdb, closeAll, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rdb, err := openRedis(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeAll()
 
 	gw, err := gateway.New(cfg, rdb, db, log)
 	if err != nil {
@@ -255,17 +265,12 @@ func seed(ctx context.Context, cfg config.Config, args []string, stdout io.Write
 		}
 		firstDate = d
 	}
-	db, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	// Seeding loads the new catalogue, which warms the sold-seat cache in Redis.
-	rdb, err := openRedis(ctx, cfg)
+	db, rdb, closeAll, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer rdb.Close()
+	defer closeAll()
 	created, err := booking.NewService(db, rdb, keyspaceFor(cfg), booking.Config{}).Seed(ctx, *dates, *seats, *price, firstDate)
 	if err != nil {
 		return err
