@@ -389,3 +389,22 @@ func TestHoldWithAGate(t *testing.T) {
 		}
 	})
 }
+
+func TestTheUsersHoldSetOutlivesEveryLiveHold(t *testing.T) {
+	db, _ := testenv.Postgres(t)
+	createConcert(t, db, 1, 1, 10)
+	ctx := context.Background()
+	m := newMini(t, db, booking.Config{HoldTTL: ttl, MaxHoldsPerUser: 4})
+	key := m.keys.Concert(1).UserHolds("alice")
+	for seat := 1; seat <= 4; seat++ {
+		h, err := m.svc.Hold(ctx, 1, "alice", firstDay, seat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := m.mr.TTL(key)
+		if until := h.ExpiresAt.Sub(m.clock.Now()); left <= until {
+			t.Fatalf("after hold %d the set lives %v more, the hold %v", seat, left, until)
+		}
+		m.advance(ttl - time.Minute) // the earlier holds are near their end
+	}
+}

@@ -51,7 +51,7 @@ local floor = ARGV[11]
 local checked = ARGV[12] == '1'
 
 -- Every Redis call costs about a microsecond inside the script, and a hold
--- is the hot path of a rush: the success path makes ten.
+-- is the hot path of a rush: the success path makes ten at most.
 
 if #KEYS >= 7 then
   local score = redis.call('ZSCORE', KEYS[7], ARGV[13])
@@ -63,7 +63,8 @@ if not checked and redis.call('GETBIT', sold, 0) == 0 then return {-4, 0, 0} end
 if redis.call('GETBIT', sold, seat) == 1 then return {-2, 0, 0} end
 
 -- Only live holds count; lapsed ones leave by score (no sweeper).
-if redis.call('ZCOUNT', user_holds, '(' .. now, '+inf') >= max_holds then return {-3, 0, 0} end
+local live = redis.call('ZCOUNT', user_holds, '(' .. now, '+inf')
+if live >= max_holds then return {-3, 0, 0} end
 
 -- The id is drawn before the seat is taken, so a lost race burns an id:
 -- ids need to be unique and increasing, not dense.
@@ -88,8 +89,13 @@ redis.call('PEXPIRE', prefix .. id, ttl + record_ttl)
 
 redis.call('ZADD', held, exp, seat)
 redis.call('ZADD', user_holds, exp, id)
--- Every hold lasts ttl, so the newest hold always lives longest.
-redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+-- The set must outlive its live holds. With a live hold in it already, its
+-- expiry (set by that hold: its expiry + record ttl) is later than this
+-- hold's own expiry whenever record ttl is at least ttl: then only the
+-- set's first live hold sets it.
+if live == 0 or ttl > record_ttl then
+  redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+end
 -- Lapsed entries are skipped by score everywhere; prune them now and then
 -- so the sets do not grow.
 if seq % 32 == 0 then
