@@ -2,7 +2,6 @@ package booking_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,24 +14,6 @@ import (
 	"github.com/rushgate/rushgate/internal/testenv"
 	"github.com/rushgate/rushgate/keyspace"
 )
-
-// clock is a test clock that only moves when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // start is the test clock's origin: a day before the first date of the
 // catalogue the tests create.
@@ -47,7 +28,7 @@ type mini struct {
 	svc   *booking.Service
 	mr    *miniredis.Miniredis
 	rdb   *redis.Client
-	clock *clock
+	clock *testenv.Clock
 	db    *sqlx.DB
 	keys  keyspace.Space
 }
@@ -60,7 +41,7 @@ func newMini(t *testing.T, db *sqlx.DB, cfg booking.Config) *mini {
 	mr.SetTime(start)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	clk := &clock{now: start}
+	clk := testenv.NewClock(start)
 	cfg.Now = clk.Now
 	cfg.Location = time.UTC
 	keys := keyspace.New("")

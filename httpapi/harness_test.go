@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/gateway"
-	"github.com/rushgate/rushgate/internal/testenv"
+	"github.com/rushgate/rushgate/internal/gatewaytest"
 	"github.com/rushgate/rushgate/queue"
 )
 
@@ -34,38 +33,14 @@ type harness struct {
 	seats int
 }
 
-const adminKey = "admin-secret-for-tests"
+const adminKey = gatewaytest.AdminToken
 
 // newHarness builds a gateway with the contract's defaults, an admin key and
 // a seeded concert 1 (3 dates from tomorrow, 10 seats each at 10,000 won).
 func newHarness(t testing.TB, change func(*config.Config)) *harness {
 	t.Helper()
-	rdb, keys := testenv.Redis(t)
-	db, _ := testenv.Postgres(t)
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.KeyPrefix = keys.Prefix()
-	cfg.AdminToken = adminKey
-	cfg.TokenSecret = "token-secret-for-tests"
-	cfg.EnterRatePerIP = 0
-	if change != nil {
-		change(&cfg)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	gw, err := gateway.New(cfg, rdb, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := gw.Booking.Seed(ctx, 3, 10, 10000, time.Now().AddDate(0, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Booking.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return &harness{t: t, gw: gw, cfg: cfg, ctx: ctx, rdb: rdb, db: db}
+	r := gatewaytest.New(t, 3, 10, 10000, change)
+	return &harness{t: t, gw: r.Gateway, cfg: r.Config, ctx: context.Background(), rdb: r.Redis, db: r.DB}
 }
 
 type response struct {

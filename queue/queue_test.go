@@ -4,35 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rushgate/rushgate/internal/testenv"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/queue"
 )
-
-// clock is a test clock driven from the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type fixture struct {
 	q     *queue.Queue
 	mr    *miniredis.Miniredis
 	rdb   *redis.Client
-	clock *clock
+	clock *testenv.Clock
 	ctx   context.Context
 }
 
@@ -42,7 +29,7 @@ func newFixture(t *testing.T, s queue.Settings) *fixture {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	clk := &clock{t: time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC))
 	q := queue.New(rdb, keyspace.New(""), queue.NewSigner([]byte("test-secret")), queue.Config{
 		TokenTTL: 2 * time.Hour, Defaults: s, Now: clk.Now,
 	})
@@ -92,7 +79,7 @@ func TestEnterWhileActiveReturnsTheActiveToken(t *testing.T) {
 	f := newFixture(t, fast)
 	first := f.enter(t, "alice")
 	f.admit(t)
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	if got := f.admit(t).Admitted; got != 1 {
 		t.Fatalf("admitted %d, want 1", got)
 	}
@@ -105,13 +92,13 @@ func TestEnterWhileActiveReturnsTheActiveToken(t *testing.T) {
 func TestAdmitWithNobodyWaitingAdmitsNothingAndDoesNotStall(t *testing.T) {
 	f := newFixture(t, fast)
 	for i := 0; i < 3; i++ {
-		f.clock.Advance(time.Second)
+		f.clock.Add(time.Second)
 		if a := f.admit(t); a.Admitted != 0 || a.Waiting != 0 || a.Head != 0 {
 			t.Fatalf("empty admission = %+v", a)
 		}
 	}
 	f.enter(t, "late")
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	if got := f.admit(t).Admitted; got != 1 {
 		t.Errorf("after an idle line, admitted %d, want 1", got)
 	}
@@ -124,7 +111,7 @@ func TestAdmitIsFIFOAndObeysTheRate(t *testing.T) {
 		tickets = append(tickets, f.enter(t, u))
 	}
 	f.admit(t) // starts the bucket
-	f.clock.Advance(500 * time.Millisecond)
+	f.clock.Add(500 * time.Millisecond)
 	a := f.admit(t)
 	if got, want := a.Admitted, int64(2); got != want { // bucket depth 250ms at 10/s = 2.5 tokens
 		t.Fatalf("admitted %d after 500ms, want %d (bucket depth caps the burst)", got, want)
@@ -149,7 +136,7 @@ func TestAdmitCarriesFractionsOfATokenAcrossSteps(t *testing.T) {
 	f.admit(t)
 	var total int64
 	for i := 0; i < 40; i++ { // 4 s in 100 ms steps: 0.25 tokens a step
-		f.clock.Advance(100 * time.Millisecond)
+		f.clock.Add(100 * time.Millisecond)
 		total += f.admit(t).Admitted
 	}
 	if got, want := total, int64(10); got != want {
@@ -163,12 +150,12 @@ func TestAdmitNeverExceedsMaxActive(t *testing.T) {
 		f.enter(t, u)
 	}
 	f.admit(t)
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	a := f.admit(t)
 	if a.Admitted != 3 || a.Active != 3 || a.Waiting != 2 {
 		t.Fatalf("admission = %+v, want 3 admitted, 3 active, 2 waiting", a)
 	}
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	if got := f.admit(t).Admitted; got != 0 {
 		t.Errorf("admitted %d with max_active full, want 0", got)
 	}
@@ -184,7 +171,7 @@ func TestPausedAdmitsNoneAndResumesWithoutABurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 10; i++ {
-		f.clock.Advance(time.Second)
+		f.clock.Add(time.Second)
 		if got := f.admit(t).Admitted; got != 0 {
 			t.Fatalf("admitted %d while paused", got)
 		}
@@ -194,7 +181,7 @@ func TestPausedAdmitsNoneAndResumesWithoutABurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.admit(t)
-	f.clock.Advance(100 * time.Millisecond)
+	f.clock.Add(100 * time.Millisecond)
 	if got := f.admit(t).Admitted; got != 1 {
 		t.Errorf("first 100ms after resuming admitted %d, want 1 (no credit saved while paused)", got)
 	}
@@ -205,12 +192,12 @@ func TestActiveTokensExpireAndFreeTheirSlot(t *testing.T) {
 	a := f.enter(t, "a")
 	b := f.enter(t, "b")
 	f.admit(t)
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	f.admit(t)
 	if _, err := f.q.Admitted(f.ctx, a.Claims); err != nil {
 		t.Fatalf("a not active: %v", err)
 	}
-	f.clock.Advance(30 * time.Second)
+	f.clock.Add(30 * time.Second)
 	if _, err := f.q.Admitted(f.ctx, a.Claims); !errors.Is(err, queue.ErrTokenExpired) {
 		t.Errorf("a after its active TTL: %v, want ErrTokenExpired", err)
 	}
@@ -226,11 +213,11 @@ func TestActiveTokensExpireAndFreeTheirSlot(t *testing.T) {
 func TestWaitingTokensThatExpiredAreSkipped(t *testing.T) {
 	f := newFixture(t, queue.Settings{AdmitPerSecond: 100, MaxActive: 10, ActiveTTL: time.Minute})
 	old := f.enter(t, "old")
-	f.clock.Advance(2*time.Hour - time.Second)
+	f.clock.Add(2*time.Hour - time.Second)
 	fresh := f.enter(t, "fresh")
-	f.clock.Advance(2 * time.Second) // old is now past its 2h TTL
+	f.clock.Add(2 * time.Second) // old is now past its 2h TTL
 	f.admit(t)
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	a := f.admit(t)
 	if a.Admitted != 1 || a.Head != fresh.Claims.Seq {
 		t.Fatalf("admission = %+v, want only the fresh token", a)
@@ -248,7 +235,7 @@ func TestReleaseFreesTheSlotAndKillsTheToken(t *testing.T) {
 	a := f.enter(t, "a")
 	b := f.enter(t, "b")
 	f.admit(t)
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	f.admit(t)
 	if err := f.q.Release(f.ctx, a.Claims); err != nil {
 		t.Fatal(err)
@@ -256,7 +243,7 @@ func TestReleaseFreesTheSlotAndKillsTheToken(t *testing.T) {
 	if _, err := f.q.Admitted(f.ctx, a.Claims); !errors.Is(err, queue.ErrTokenExpired) {
 		t.Errorf("released token: %v, want ErrTokenExpired", err)
 	}
-	f.clock.Advance(time.Second)
+	f.clock.Add(time.Second)
 	f.admit(t)
 	if _, err := f.q.Admitted(f.ctx, b.Claims); err != nil {
 		t.Errorf("b should get the released slot: %v", err)
@@ -273,7 +260,7 @@ func TestPositionIsASubtractionAndNeedsNoRedisWhileFresh(t *testing.T) {
 		last = f.enter(t, fmt.Sprintf("w%d", i))
 	}
 	f.admit(t)
-	f.clock.Advance(time.Second) // 10/s, bucket depth caps at 2.5: 2 admitted
+	f.clock.Add(time.Second) // 10/s, bucket depth caps at 2.5: 2 admitted
 	f.admit(t)
 	f.mr.Close() // Redis gone: a waiting poll must still be answered from memory
 	p, err := f.q.Position(f.ctx, last.Claims)
@@ -286,7 +273,7 @@ func TestPositionIsASubtractionAndNeedsNoRedisWhileFresh(t *testing.T) {
 	if p.EstimatedWait == nil || *p.EstimatedWait != 3*time.Second {
 		t.Errorf("estimated wait = %v, want 3s (27 ahead at 10/s)", p.EstimatedWait)
 	}
-	f.clock.Advance(3 * time.Second) // the copy is stale now: the poll must ask Redis, and fail
+	f.clock.Add(3 * time.Second) // the copy is stale now: the poll must ask Redis, and fail
 	if _, err := f.q.Position(f.ctx, last.Claims); err == nil {
 		t.Error("a stale view answered without Redis")
 	}

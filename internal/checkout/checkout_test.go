@@ -299,26 +299,8 @@ func TestMixedChargesAndPaymentsConserveEveryBalance(t *testing.T) {
 	}
 }
 
-// clock is a settable clock for booking, so a hold lapses without waiting.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestPayingALapsedHoldIsHoldExpiredAndChargesNothing(t *testing.T) {
-	clk := &clock{now: time.Now()}
+	clk := testenv.NewClock(time.Now())
 	r := newRush(t, booking.Config{HoldTTL: time.Minute, Now: clk.Now})
 	r.charge(t, "ann", 10_000)
 	h := r.hold(t, "ann", 1)
@@ -606,7 +588,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestMapsEveryBookingRefusal(t *testing.T) {
 	// Drives each refusal through the real booking service.
-	clk := &clock{now: time.Now()}
+	clk := testenv.NewClock(time.Now())
 	r := newRush(t, booking.Config{HoldTTL: 30 * time.Second, ClaimLease: time.Minute, Now: clk.Now})
 	holds := checkout.Holds(r.booking)
 	ctx := context.Background()

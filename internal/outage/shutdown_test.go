@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,9 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rushgate/rushgate/config"
-	"github.com/rushgate/rushgate/gateway"
 	"github.com/rushgate/rushgate/internal/faultproxy"
-	"github.com/rushgate/rushgate/internal/testenv"
+	"github.com/rushgate/rushgate/internal/gatewaytest"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/queue"
 )
@@ -31,21 +29,8 @@ import (
 // TestReadyzFailsOnceDrainingStarts: the first step of a shutdown takes the
 // replica out of its load balancer, while it still serves what it has.
 func TestReadyzFailsOnceDrainingStarts(t *testing.T) {
-	rdb, keys := testenv.Redis(t)
-	db, _ := testenv.Postgres(t)
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.KeyPrefix, cfg.TokenSecret, cfg.EnterRatePerIP = keys.Prefix(), tokenSecret, 0
-	gw, err := gateway.New(cfg, rdb, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := gatewaytest.New(t, 1, 5, seatPrice, func(c *config.Config) { c.TokenSecret = tokenSecret })
 	ctx := context.Background()
-	if _, err := gw.Booking.Seed(ctx, 1, 5, seatPrice, time.Now().AddDate(0, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
 	if err := gw.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

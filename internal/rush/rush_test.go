@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rushgate/rushgate/config"
-	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/internal/gatewaytest"
 	"github.com/rushgate/rushgate/internal/rush"
-	"github.com/rushgate/rushgate/internal/testenv"
 )
 
 const adminToken = "admin-token-for-rush-tests"
@@ -23,34 +20,19 @@ const adminToken = "admin-token-for-rush-tests"
 // Postgres (own database), with concert 1 seeded and admission running.
 func newGateway(t *testing.T, dates, seats int, change func(*config.Config)) *httptest.Server {
 	t.Helper()
-	rdb, keys := testenv.Redis(t)
-	db, _ := testenv.Postgres(t)
-	cfg, err := config.Load(func(string) string { return "" })
-	if err != nil {
+	r := gatewaytest.New(t, dates, seats, 10000, func(c *config.Config) {
+		c.AdminToken = adminToken
+		if change != nil {
+			change(c)
+		}
+	})
+	if err := r.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cfg.KeyPrefix = keys.Prefix()
-	cfg.AdminToken = adminToken
-	cfg.TokenSecret = "token-secret-for-rush-tests"
-	cfg.EnterRatePerIP = 0
-	if change != nil {
-		change(&cfg)
-	}
-	gw, err := gateway.New(cfg, rdb, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := gw.Booking.Seed(ctx, dates, seats, 10000, time.Now().AddDate(0, 0, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := gw.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw.Handler)
+	srv := httptest.NewServer(r.Handler)
 	t.Cleanup(func() {
 		srv.Close()
-		gw.StopAdmitting()
+		r.StopAdmitting()
 	})
 	return srv
 }
