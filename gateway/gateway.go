@@ -19,9 +19,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/checkout"
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/httpapi"
-	"github.com/rushgate/rushgate/internal/checkout"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
@@ -29,11 +29,12 @@ import (
 
 // Gateway is one replica: an http.Handler plus the loops it needs.
 type Gateway struct {
-	Handler http.Handler
-	Queue   *queue.Queue
-	Booking *booking.Service
-	Payment *payment.Service
-	Keys    keyspace.Space
+	Handler  http.Handler
+	Queue    *queue.Queue
+	Booking  *booking.Service
+	Payment  *payment.Service
+	Checkout *checkout.Service
+	Keys     keyspace.Space
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -70,12 +71,12 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
 	p := payment.NewService(db, checkout.Holds(b), payment.Config{})
 
-	g := &Gateway{Queue: q, Booking: b, Payment: p, Keys: keys, cfg: cfg, log: log}
+	g := &Gateway{Queue: q, Booking: b, Payment: p, Checkout: checkout.New(q, b, p, log), Keys: keys, cfg: cfg, log: log}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
 	h, err := httpapi.New(httpapi.Deps{
-		Queue: q, Booking: b, Payment: p,
+		Queue: q, Booking: b, Payment: p, Checkout: g.Checkout,
 		Ready: func(ctx context.Context) error {
 			if g.draining.Load() {
 				return errDraining
