@@ -4,6 +4,13 @@
 // chromedp, opens tabs with a chosen viewport, saves screenshots, and fails
 // the test when a page logs an error or throws: a page that "works" while
 // its console fills with errors does not work.
+//
+// A test usually needs only this package: New, Tab, Navigate, Click, Type,
+// Text, WaitText, WaitFor, Eval, Screenshot. For anything else use chromedp
+// directly on Tab.Ctx; note that chromedp from v0.20 on has a generic API in
+// which actions return their values (chromedp.Run(ctx, chromedp.Title())
+// returns the title) and selectors are typed (chromedp.CSS("#id")); its
+// docs/API.md in the module cache shows the old and new forms side by side.
 package browsertest
 
 import (
