@@ -70,6 +70,7 @@ func (s *server) handleHold(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	s.Stats.Held(t.ConcertID)
 	writeRaw(c, http.StatusCreated, func(b []byte) []byte { return appendHold(b, h) })
 }
 

@@ -73,10 +73,14 @@ func (s *server) handlePayment(c *gin.Context) {
 		s.writeError(c, r.err)
 		return
 	}
-	receipt, err := s.Checkout.Pay(c.Request.Context(), token(c), req)
+	t := token(c)
+	receipt, err := s.Checkout.Pay(c.Request.Context(), t, req)
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if !receipt.Replayed {
+		s.Stats.Sold(t.ConcertID)
 	}
 	c.JSON(http.StatusCreated, paymentResponse{
 		PaymentID: receipt.PaymentID, ReservationID: receipt.ReservationID, ReservationDate: receipt.ReservationDate,
