@@ -15,7 +15,7 @@ const PAGE = 400;
 
 export class Checkout {
   /**
-   * opts: concertId, user, token, activeUntil (ms), place (Place),
+   * opts: concertId, user, token, activeUntil (the server's RFC 3339 text), place (Place),
    * catalogue() (the concert from the catalogue, or null), onGone(), onSoldOut().
    */
   constructor(opts) {
@@ -159,6 +159,9 @@ export class Checkout {
       else return this.failed(e, () => this.loadBalance());
     }
     this.drawPay();
+    // Short of money: the next thing to do is the top-up.
+    const lost = document.activeElement === $('pay') || document.activeElement === document.body;
+    if (!$('topup-missing').hidden && lost) $('topup-missing').focus();
   }
 
   async topUp(amount) {
@@ -178,6 +181,7 @@ export class Checkout {
       this.setBusy(false, 'topup-btn', t('topUp'));
       this.drawPay();
     }
+    if (this.held && this.balance >= this.held.price) $('pay').focus();
   }
 
   async pay() {
@@ -300,11 +304,7 @@ export class Checkout {
   }
 
   draw() {
-    if (this.activeUntil) {
-      $('turn-until').textContent = `${t('turnUntil', { t: i18n.clock(new Date(this.activeUntil)) })} ${t('turnLeft', {
-        d: i18n.countdown(this.activeUntil - serverNow()),
-      })}`;
-    }
+    this.drawTurn();
     if (!$('co-dates').hidden) this.drawDates();
     if (!$('co-seats').hidden) this.drawSeats();
     if (!$('co-pay').hidden) this.drawPay();
@@ -314,10 +314,11 @@ export class Checkout {
   // tick runs every second: the countdowns.
   tick() {
     if (this.stopped) return;
-    if (this.activeUntil && !$('turn').hidden) {
-      $('turn-until').textContent = `${t('turnUntil', { t: i18n.clock(new Date(this.activeUntil)) })} ${t('turnLeft', {
-        d: i18n.countdown(this.activeUntil - serverNow()),
-      })}`;
+    this.drawTurn();
+    // The turn is over by the clock: a poll confirms it (401 ends the checkout).
+    if (this.token && this.activeUntil && Date.parse(this.activeUntil) - serverNow() < -1000 && !this.endChecked) {
+      this.endChecked = true;
+      this.api('GET', '/api/queue/position').catch(() => {});
     }
     if (this.held && !$('co-pay').hidden) {
       const left = Date.parse(this.held.expires) - serverNow();
@@ -328,6 +329,15 @@ export class Checkout {
       }
       if (left <= 0 && !this.busy && !this.retries) this.lapsed('hold_expired');
     }
+  }
+
+  // drawTurn shows until when the admitted token is active, and the time left.
+  drawTurn() {
+    if (!this.activeUntil || $('turn').hidden) return;
+    const at = Date.parse(this.activeUntil);
+    $('turn-time').dateTime = this.activeUntil;
+    $('turn-time').textContent = i18n.clock(new Date(at));
+    $('turn-left').textContent = i18n.countdown(at - serverNow());
   }
 
   drawDates() {
@@ -351,7 +361,7 @@ export class Checkout {
     const tierOf = (p) => `tier-${tiers.indexOf(p) % 5}`;
     // Legend: one swatch per price tier, and the taken seats.
     $('legend').replaceChildren(
-      ...tiers.filter((p) => p != null).map((p) => el('span', { class: `swatch ${tierOf(p)}` }, i18n.won(p))),
+      ...tiers.map((p) => el('span', { class: `swatch ${tierOf(p)}` }, p != null ? i18n.won(p) : t('free'))),
       el('span', { class: 'swatch taken' }, t('taken')),
     );
     // Blocks as tabs when there is more than one.
@@ -393,7 +403,7 @@ export class Checkout {
           class: `seat ${free ? tierOf(b.price) : 'taken'}`,
           'data-seat': s,
           'aria-pressed': s === this.seat ? 'true' : 'false',
-          'aria-label': t('seatLabel', { n: s, p: price, s: free ? t('free') : t('taken') }),
+          'aria-label': [t('seatN', { n: s }), price, free ? t('free') : t('taken')].filter(Boolean).join(', '),
           disabled: !free,
           tabindex: '-1',
         },
@@ -414,7 +424,8 @@ export class Checkout {
   drawChosen() {
     const ok = this.seat && this.free.has(this.seat);
     const p = this.priceOf(this.seat);
-    $('chosen').textContent = ok ? t('chosen', { n: this.seat, d: i18n.day(this.date), p: p != null ? i18n.won(p) : '' }) : '';
+    const text = ok ? t('chosen', { n: this.seat, d: i18n.day(this.date), p: p != null ? i18n.won(p) : '' }) : '';
+    $('chosen').textContent = p != null ? text : text.replace(/[,\s]+$/, '');
     $('hold').disabled = !ok || this.busy;
     if (!this.busy) $('hold').textContent = t('hold');
   }
@@ -433,7 +444,8 @@ export class Checkout {
     mb.dataset.amount = String(Math.max(missing, 0));
     if (!this.busy) {
       $('pay').textContent = this.retries ? t('checking') : t('pay', { a: i18n.won(h.price) });
-      $('pay').disabled = this.retries > 0;
+      // Short of money the payment would only fail: top up first.
+      $('pay').disabled = this.retries > 0 || missing > 0;
       $('topup-btn').textContent = t('topUp');
     }
   }

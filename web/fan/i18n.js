@@ -54,8 +54,9 @@ const texts = {
     notFoundTitle: 'No such concert',
     backHome: 'See concerts on sale',
     yourTurn: "It's your turn!",
-    turnUntil: 'Choose and pay for your seat by {t}.',
-    turnLeft: 'Time left for your turn: {d}',
+    turnBody: 'Choose a seat and pay before your turn ends.',
+    turnEnds: 'Your turn ends at',
+    turnLeft: 'Time left',
     pickDate: '1. Pick a date',
     noDates: 'No date has free seats any more.',
     pickSeat: '2. Pick a seat',
@@ -63,7 +64,6 @@ const texts = {
     free: 'free',
     taken: 'taken',
     seatN: 'Seat {n}',
-    seatLabel: 'Seat {n}, {p}, {s}',
     tier: '{p}',
     noSeats: 'No seat is free on this date.',
     chosen: 'Seat {n} on {d}, {p}',
@@ -169,8 +169,9 @@ const texts = {
     notFoundTitle: '없는 공연입니다',
     backHome: '예매 중인 공연 보기',
     yourTurn: '입장 차례입니다!',
-    turnUntil: '{t}까지 좌석을 고르고 결제하세요.',
-    turnLeft: '남은 입장 시간: {d}',
+    turnBody: '입장 시간이 끝나기 전에 좌석을 고르고 결제하세요.',
+    turnEnds: '입장 종료 시각',
+    turnLeft: '남은 시간',
     pickDate: '1. 날짜 선택',
     noDates: '남은 좌석이 있는 날짜가 없습니다.',
     pickSeat: '2. 좌석 선택',
@@ -178,7 +179,6 @@ const texts = {
     free: '선택 가능',
     taken: '선택 불가',
     seatN: '{n}번 좌석',
-    seatLabel: '{n}번 좌석, {p}, {s}',
     tier: '{p}',
     noSeats: '이 날짜에 남은 좌석이 없습니다.',
     chosen: '{d} {n}번 좌석, {p}',
@@ -285,7 +285,7 @@ export const won = (n) => (lang === 'ko' ? `${n.toLocaleString('ko-KR')}원` : `
 export const num = (n) => n.toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-US');
 
 /** clock formats a time of day. */
-export const clock = (d) => d.toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-US', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+export const clock = (d) => d.toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-US', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
 /** when formats a date and time. */
 export const when = (d) => d.toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-US', { dateStyle: 'medium', timeStyle: 'short' });

@@ -24,7 +24,7 @@ const st = {
   paused: false,
   start: 0,
   opensAt: 0,
-  activeUntil: 0,
+  activeUntil: '', // RFC 3339, as the server wrote it
   concert: null, // the catalogue's concert, when known
   failures: 0, // transient failures in a row
   retryAt: 0, // when the next retry goes out, while reconnecting
@@ -60,7 +60,6 @@ function drawWaiting() {
   $('w-ahead').textContent = i18n.num(st.ahead);
   $('w-est').textContent = st.paused ? t('pausedWait') : st.est == null ? '—' : i18n.estimate(st.est);
   $('paused').hidden = !st.paused;
-  $('wait-title').textContent = st.paused ? t('pausedTitle') : t('waitTitle');
   main.dataset.paused = st.paused ? 'yes' : 'no';
   const span = Math.max(st.start - 1, 1);
   const pct = st.pos ? Math.round((100 * (st.start - st.pos)) / span) : 0;
@@ -211,7 +210,7 @@ function take(p) {
       return;
     }
     case 'active':
-      st.activeUntil = p.active_until ? Date.parse(p.active_until) : st.activeUntil;
+      st.activeUntil = p.active_until || st.activeUntil;
       if (p.queue_position === undefined && !p.active_until) {
         // An entry's answer for an admitted token: the poll tells until when.
         return poll();
@@ -230,6 +229,7 @@ function admitted() {
   if (st.view !== 'checkout') {
     show('checkout');
     alertNow(t('yourTurn'));
+    $('turn').focus();
     checkout = new Checkout({
       concertId,
       user: st.user,
