@@ -2,10 +2,10 @@ package fan_test
 
 import (
 	"fmt"
-	"strconv"
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -138,7 +138,7 @@ func TestPauseShowsThePausedStateAndResumes(t *testing.T) {
 	f.open("/wait/1?user_id=bob")
 	f.waitState("waiting", 10*time.Second)
 	f.waitJS("paused", `document.querySelector('main').dataset.paused === 'yes'`, 10*time.Second)
-	if got := f.text("#wait-title"); got != "The line is paused" {
+	if got := f.text("#paused strong"); got != "The line is paused" {
 		t.Errorf("title while paused: %q", got)
 	}
 	if got := f.text("#w-pos"); got != "2" {
@@ -274,14 +274,14 @@ func TestThePageSpeaksTheFansLanguage(t *testing.T) {
 	if got := f.str(`document.documentElement.lang`); got != "ko" {
 		t.Errorf("html lang %q with Accept-Language ko", got)
 	}
-	if got := f.text("#wait-title"); got != "대기열이 일시 정지되었습니다" {
+	if got := f.text("#wait-title"); got != "대기 중입니다" {
 		t.Errorf("Korean title: %q", got)
 	}
 	f.click("#lang")
-	f.waitJS("English", `document.getElementById('wait-title').textContent === 'The line is paused'`, 5*time.Second)
+	f.waitJS("English", `document.getElementById('wait-title').textContent === 'You are in line'`, 5*time.Second)
 	// The choice is remembered over a reload.
 	f.reload()
-	f.waitJS("English after reload", `document.getElementById('wait-title')?.textContent === 'The line is paused'`, 10*time.Second)
+	f.waitJS("English after reload", `document.getElementById('wait-title')?.textContent === 'You are in line'`, 10*time.Second)
 
 	// The first load (a browser with nothing cached) transfers under 60 KB
 	// (gzip), API answers aside.
