@@ -28,6 +28,7 @@ import (
 	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
+	"github.com/rushgate/rushgate/web/fan"
 )
 
 // Gateway is one replica: an http.Handler plus the loops it needs.
@@ -87,8 +88,12 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
+	pages, err := fan.New()
+	if err != nil {
+		return nil, err
+	}
 	h, err := httpapi.New(httpapi.Deps{
-		Queue: q, Booking: b, Payment: p, Checkout: g.Checkout,
+		Queue: q, Booking: b, Payment: p, Checkout: g.Checkout, Pages: pages,
 		Ready: func(ctx context.Context) error {
 			if g.draining.Load() {
 				return errDraining
