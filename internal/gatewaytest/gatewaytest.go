@@ -22,7 +22,7 @@ import (
 type Replica struct {
 	*gateway.Gateway
 	Config config.Config
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	DB     *sqlx.DB
 }
 
