@@ -68,7 +68,7 @@ func Redis(t testing.TB) (redis.UniversalClient, keyspace.Space) {
 // room a test needs: a pool for hundreds of goroutines, and a call deadline
 // that a machine loaded by parallel test runs does not reach.
 func RedisOptions(mode, url string) redisconn.Options {
-	return redisconn.Options{Mode: mode, URL: url, Timeout: 5 * time.Second, PoolSize: 256}
+	return redisconn.Options{Mode: mode, URL: url, Timeout: 10 * time.Second, PoolSize: 256}
 }
 
 // DeleteKeys deletes every key that starts with prefix.
