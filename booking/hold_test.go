@@ -47,6 +47,17 @@ func TestHold(t *testing.T) {
 		}
 	})
 
+	t.Run("ErrDateNotFound for a date that has passed", func(t *testing.T) {
+		m := newMini(t, db, booking.Config{HoldTTL: ttl, Location: time.UTC})
+		m.advance(48 * time.Hour) // firstDay is yesterday now; the next date is today
+		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 4); !errors.Is(err, booking.ErrDateNotFound) {
+			t.Fatalf("hold on yesterday: err = %v, want ErrDateNotFound", err)
+		}
+		if _, err := m.svc.Hold(ctx, 1, "alice", "2030-01-03", 4); err != nil {
+			t.Fatalf("hold on today: %v", err)
+		}
+	})
+
 	t.Run("ErrSeatTaken while another user holds the seat", func(t *testing.T) {
 		m := newMini(t, db, booking.Config{HoldTTL: ttl})
 		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 3); err != nil {

@@ -57,7 +57,8 @@ type Gate struct {
 //
 // With a gate (at most one), the hold is made only while the gate is open.
 //
-// Errors: ErrDateNotFound (unknown or malformed date, or unknown concert),
+// Errors: ErrDateNotFound (unknown, malformed or past date, or unknown
+// concert),
 // ErrSeatNotFound (no such seat on that date, or seat <= 0), ErrGateClosed,
 // ErrSeatTaken (held by someone, or sold), ErrHoldLimit (the user has
 // MaxHoldsPerUser live unpaid holds in this concert).
@@ -66,6 +67,11 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	d, err := s.lookupDate(ctx, concertID, day)
 	if err != nil {
 		return Hold{}, err
+	}
+	if day < s.today() {
+		// Past dates are not listed (AvailableDates starts today), and
+		// their seats are not for sale either.
+		return Hold{}, ErrDateNotFound
 	}
 	if seat <= 0 {
 		return Hold{}, ErrSeatNotFound

@@ -73,8 +73,11 @@ type Service struct {
 
 	cat       atomic.Pointer[catalogue]
 	refreshMu sync.Mutex // one reload at a time
-	missMu    sync.Mutex // guards lastMiss; held while a miss reloads
+	missMu    sync.Mutex // guards lastMiss*; held while a miss reloads
 	lastMiss  time.Time
+	// lastMissErr is the error of the last reload on a miss: while it
+	// stands, an id the catalogue does not hold may exist all the same.
+	lastMissErr error
 
 	rebuilds flight // one sold-cache rebuild per date at a time
 }
@@ -276,21 +279,25 @@ func (s *Service) loaded(ctx context.Context) (*catalogue, error) {
 }
 
 // refreshOnMiss reloads the catalogue unless a miss did so less than
-// Config.RefreshOnMiss ago. Concurrent misses wait for one reload.
-func (s *Service) refreshOnMiss(ctx context.Context) {
+// Config.RefreshOnMiss ago, and returns the error of that reload (this one or
+// the last). Concurrent misses wait for one reload.
+func (s *Service) refreshOnMiss(ctx context.Context) error {
 	s.missMu.Lock()
 	defer s.missMu.Unlock()
 	now := s.cfg.Now()
 	if !s.lastMiss.IsZero() && now.Sub(s.lastMiss) < s.cfg.RefreshOnMiss {
-		return
+		return s.lastMissErr
 	}
 	s.lastMiss = now
-	if err := s.Refresh(ctx); err != nil {
-		slog.Warn("booking: refresh catalogue on miss", "err", err)
+	s.lastMissErr = s.Refresh(ctx)
+	if s.lastMissErr != nil {
+		slog.Warn("booking: refresh catalogue on miss", "err", s.lastMissErr)
 	}
+	return s.lastMissErr
 }
 
-// lookupConcert finds a concert; ErrConcertNotFound.
+// lookupConcert finds a concert; ErrConcertNotFound, or the reload's error
+// when the catalogue could not be reloaded to look for it.
 func (s *Service) lookupConcert(ctx context.Context, concertID int64) (*concert, error) {
 	cat, err := s.loaded(ctx)
 	if err != nil {
@@ -299,15 +306,20 @@ func (s *Service) lookupConcert(ctx context.Context, concertID int64) (*concert,
 	if c := cat.concerts[concertID]; c != nil {
 		return c, nil
 	}
-	s.refreshOnMiss(ctx)
+	err = s.refreshOnMiss(ctx)
 	if c := s.cat.Load().concerts[concertID]; c != nil {
 		return c, nil
+	}
+	if err != nil {
+		// The catalogue could not be checked (Postgres is down): the
+		// concert may well exist, so this is no "not found".
+		return nil, err
 	}
 	return nil, ErrConcertNotFound
 }
 
 // lookupDate finds a date of a concert; ErrDateNotFound (also when the
-// concert does not exist).
+// concert does not exist), or the reload's error as in lookupConcert.
 func (s *Service) lookupDate(ctx context.Context, concertID int64, day string) (*date, error) {
 	cat, err := s.loaded(ctx)
 	if err != nil {
@@ -321,11 +333,14 @@ func (s *Service) lookupDate(ctx context.Context, concertID int64, day string) (
 	if _, err := time.Parse(DateLayout, day); err != nil {
 		return nil, ErrDateNotFound // malformed: no reload can make it exist
 	}
-	s.refreshOnMiss(ctx)
+	err = s.refreshOnMiss(ctx)
 	if c := s.cat.Load().concerts[concertID]; c != nil {
 		if d := c.byDay[day]; d != nil {
 			return d, nil
 		}
+	}
+	if err != nil {
+		return nil, err // as in lookupConcert: unknown, not known absent
 	}
 	return nil, ErrDateNotFound
 }
@@ -352,9 +367,12 @@ func (s *Service) seatTable(ctx context.Context, d *date) (*seatTable, error) {
 	return t, nil
 }
 
+// today is the day (in Config.Location) from which dates are on sale.
+func (s *Service) today() string { return s.cfg.Now().In(s.cfg.Location).Format(DateLayout) }
+
 // fromToday returns the dates of c from today (in Config.Location) on.
 func (s *Service) fromToday(c *concert) []*date {
-	today := s.cfg.Now().In(s.cfg.Location).Format(DateLayout)
+	today := s.today()
 	i := sort.Search(len(c.dates), func(i int) bool { return c.dates[i].day >= today })
 	return c.dates[i:]
 }

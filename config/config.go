@@ -113,21 +113,25 @@ func (c Config) LogValue() slog.Value {
 		slog.String("token_secret", mask(c.TokenSecret)),
 		slog.Float64("admit_per_second", c.AdmitPerSecond),
 		slog.Int64("max_active", c.MaxActive),
-		slog.Duration("token_ttl", c.TokenTTL),
-		slog.Duration("active_ttl", c.ActiveTTL),
-		slog.Duration("hold_ttl", c.HoldTTL),
+		duration("token_ttl", c.TokenTTL),
+		duration("active_ttl", c.ActiveTTL),
+		duration("hold_ttl", c.HoldTTL),
 		slog.Int("max_holds_per_user", c.MaxHoldsPerUser),
 		slog.Float64("enter_rate_per_ip", c.EnterRatePerIP),
 		slog.Any("trusted_proxies", c.TrustedProxies),
-		slog.Duration("admit_interval", c.AdmitInterval),
-		slog.Duration("shutdown_grace", c.ShutdownGrace),
-		slog.Duration("redis_timeout", c.RedisTimeout),
-		slog.Duration("db_timeout", c.DBTimeout),
+		duration("admit_interval", c.AdmitInterval),
+		duration("shutdown_grace", c.ShutdownGrace),
+		duration("redis_timeout", c.RedisTimeout),
+		duration("db_timeout", c.DBTimeout),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("key_prefix", c.KeyPrefix),
 		slog.Bool("queue_autopipeline", c.QueueAutoPipeline),
 	)
 }
+
+// duration logs d as people write it ("2h0m0s"): a JSON log would otherwise
+// show nanoseconds.
+func duration(name string, d time.Duration) slog.Attr { return slog.String(name, d.String()) }
 
 func mask(secret string) string {
 	if secret == "" {

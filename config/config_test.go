@@ -68,6 +68,22 @@ func TestLogValueMasksSecrets(t *testing.T) {
 	}
 }
 
+func TestLogValueWritesDurationsAsPeopleDo(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("config", "config", c)
+	out := b.String()
+	if !strings.Contains(out, `"token_ttl":"2h0m0s"`) {
+		t.Errorf("token_ttl not written as 2h0m0s: %s", out)
+	}
+	if strings.Contains(out, "7200000000000") {
+		t.Errorf("a duration written in nanoseconds: %s", out)
+	}
+}
+
 func TestRedisModeIsSingleByDefaultAndSentinelNeedsAMasterSet(t *testing.T) {
 	c, err := config.Load(env(nil))
 	if err != nil {

@@ -176,7 +176,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: admission stopped, draining requests", "grace", cfg.ShutdownGrace)
+	log.Info("shutting down: admission stopped, draining requests", "grace", cfg.ShutdownGrace.String())
 	gw.StopAdmitting()
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
