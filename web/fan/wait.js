@@ -342,7 +342,7 @@ window.addEventListener('storage', (ev) => {
 // The catalogue names the concert; the page works without it.
 async function loadConcert() {
   try {
-    st.concert = await call('GET', `/api/concerts/${concertId}`);
+    st.concert = await call('GET', `/api/concerts/${concertId}`, { cache: 'default' });
     draw();
   } catch (e) {
     if (e.code === 'concert_not_found') notFound();
