@@ -326,6 +326,7 @@ func TestThePageSpeaksTheFansLanguage(t *testing.T) {
 func TestTheHomePageListsConcertsOnSale(t *testing.T) {
 	s := newSite(t, nil, 1, 10, 10000, nil)
 	id := s.newConcert("Rushgate Live 2026", 3, [3]int{1, 50, 120000})
+	s.admin(map[string]any{"paused": true}) // so the fan stays on the waiting page
 	b := browsertest.New(t)
 	f := s.fan(b, desktopW, desktopH)
 	f.open("/")
