@@ -29,10 +29,10 @@ import (
 type site struct {
 	t       *testing.T
 	concert int64 // the concert the helpers act on: 1 (seeded) unless a test makes another
-	rep  *gatewaytest.Replica
-	srv  *httptest.Server
-	log  *requestLog
-	base string
+	rep     *gatewaytest.Replica
+	srv     *httptest.Server
+	log     *requestLog
+	base    string
 }
 
 // newSite starts a replica (admission loops running) with concert 1 of
