@@ -12,14 +12,16 @@
 -- ARGV[5] token ttl (ms): waiting tokens older than this are skipped
 -- ARGV[6] most tokens admitted by one call
 -- ARGV[7] bucket depth in seconds of the rate (the largest burst allowed)
+-- ARGV[8] a fresh random generation, kept only if the line has none (enter.lua)
 --
 -- Queue hash fields: admit_per_second, max_active, active_ttl_ms, paused (0/1)
--- are settings; tokens, last_ms, head, admitted_total are this script's state.
+-- are settings; tokens, last_ms, head, admitted_total are this script's state;
+-- gen is the line's generation (see enter.lua).
 -- All state lives here, so any number of replicas calling this script admit
 -- exactly as one would: no leader election.
 --
 -- Returns {admitted, head, waiting, active, admitted_total, paused,
---          admit_per_second * 1000, max_active, active_ttl_ms}
+--          admit_per_second * 1000, max_active, active_ttl_ms, gen}
 
 local q, waiting, active, active_users, timeline = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[1])
@@ -31,8 +33,9 @@ redis.call('HSETNX', q, 'admit_per_second', ARGV[2])
 redis.call('HSETNX', q, 'max_active', ARGV[3])
 redis.call('HSETNX', q, 'active_ttl_ms', ARGV[4])
 redis.call('HSETNX', q, 'paused', '0')
+redis.call('HSETNX', q, 'gen', ARGV[8])
 local s = redis.call('HMGET', q, 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused',
-  'tokens', 'last_ms', 'head', 'admitted_total')
+  'tokens', 'last_ms', 'head', 'admitted_total', 'gen')
 local rate = tonumber(s[1]) or 0
 local max_active = tonumber(s[2]) or 0
 local active_ttl = tonumber(s[3]) or 0
@@ -104,4 +107,4 @@ if now > last then last = now end
 redis.call('HSET', q, 'tokens', tostring(tokens), 'last_ms', string.format('%d', last),
   'head', string.format('%d', head), 'admitted_total', string.format('%d', total))
 return {admitted, head, redis.call('ZCARD', waiting), redis.call('ZCARD', active), total,
-  paused and 1 or 0, math.floor(rate * 1000 + 0.5), max_active, active_ttl}
+  paused and 1 or 0, math.floor(rate * 1000 + 0.5), max_active, active_ttl, tonumber(s[9])}

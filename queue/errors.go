@@ -16,6 +16,10 @@ var (
 	// ErrTokenExpired: the token lapsed while waiting, its admission lapsed,
 	// or it was released after a payment.
 	ErrTokenExpired = errors.New("token expired")
+	// ErrLineReset: the token belongs to a line that Redis no longer has (it
+	// restarted empty, or the concert's keys were lost): its place is gone
+	// and the user must enter again. It is an ErrTokenExpired.
+	ErrLineReset = fmt.Errorf("%w: the line was lost and started again", ErrTokenExpired)
 	// ErrNotAdmitted: the token is still waiting. Errors of this kind are
 	// *NotAdmittedError and carry the queue position.
 	ErrNotAdmitted = errors.New("not admitted yet")

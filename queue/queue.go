@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -122,12 +123,12 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 	k := q.keys.Concert(concertID)
 	now := q.cfg.Now()
 	res, err := lua.Enter.Run(ctx, q.rdb,
-		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline()},
-		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds()).Int64Slice()
+		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue()},
+		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds(), newGeneration()).Int64Slice()
 	if err != nil {
 		return Ticket{}, storeError("enter", err)
 	}
-	if len(res) != 5 {
+	if len(res) != 6 {
 		return Ticket{}, fmt.Errorf("queue: enter: unexpected reply %v", res)
 	}
 	issued := time.Unix(res[2], 0)
@@ -137,6 +138,7 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 		UserID:    userID,
 		IssuedAt:  issued,
 		ExpiresAt: issued.Add(q.cfg.TokenTTL).Truncate(time.Second),
+		Gen:       res[5],
 	}
 	t := Ticket{Token: q.signer.Sign(claims), Claims: claims, Created: res[0] == 1, Status: StatusWaiting, Position: res[3]}
 	if res[4] > 0 {
@@ -156,13 +158,18 @@ type Position struct {
 	ActiveUntil   time.Time
 }
 
+// newGeneration is a random line generation, below 2^52 so that Lua
+// numbers (doubles) hold it exactly, and never 0 (tokens without one).
+func newGeneration() int64 { return rand.Int64N(1<<52-1) + 1 }
+
 // Position answers a poll. A waiting token costs no Redis round trip while
 // this replica's copy of the concert's admission state is fresh; the position
 // given is then an upper bound of the true one (tokens ahead that lapsed are
-// still counted until admission passes them). Returns ErrTokenExpired.
+// still counted until admission passes them). Returns ErrTokenExpired, or
+// ErrLineReset for a token of a line that Redis lost.
 func (q *Queue) Position(ctx context.Context, t Token) (Position, error) {
 	now := q.cfg.Now()
-	v, err := q.view(ctx, t.ConcertID, now)
+	v, err := q.sameLine(ctx, t, now)
 	if err != nil {
 		return Position{}, err
 	}
@@ -180,17 +187,17 @@ func (q *Queue) Position(ctx context.Context, t Token) (Position, error) {
 }
 
 // Admitted checks that t is active now, in one Redis round trip, and returns
-// when its admission lapses. Returns ErrTokenExpired, or a *NotAdmittedError
-// for a token still waiting.
+// when its admission lapses. Returns ErrTokenExpired, ErrLineReset, or a
+// *NotAdmittedError for a token still waiting.
 func (q *Queue) Admitted(ctx context.Context, t Token) (time.Time, error) {
 	now := q.cfg.Now()
+	v, err := q.sameLine(ctx, t, now)
+	if err != nil {
+		return time.Time{}, err
+	}
 	until, err := q.activeUntil(ctx, t, now)
 	if !errors.Is(err, ErrTokenExpired) {
 		return until, err
-	}
-	v, verr := q.view(ctx, t.ConcertID, now)
-	if verr != nil {
-		return time.Time{}, verr
 	}
 	if t.Seq > v.head && now.Before(t.ExpiresAt) {
 		return time.Time{}, &NotAdmittedError{Position: t.Seq - v.head}
@@ -235,6 +242,7 @@ type Admission struct {
 	Active        int64
 	AdmittedTotal int64
 	Settings      Settings
+	Gen           int64 // the line's generation (see Enter)
 }
 
 // Admit runs one admission step for concertID: it lapses active tokens whose
@@ -248,11 +256,11 @@ func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
 	res, err := lua.Admit.Run(ctx, q.rdb,
 		[]string{k.Queue(), k.Waiting(), k.Active(), k.ActiveUsers(), k.Timeline()},
 		now.UnixMilli(), formatRate(d.AdmitPerSecond), d.MaxActive, d.ActiveTTL.Milliseconds(),
-		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds()).Int64Slice()
+		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds(), newGeneration()).Int64Slice()
 	if err != nil {
 		return Admission{}, storeError("admit", err)
 	}
-	if len(res) != 9 {
+	if len(res) != 10 {
 		return Admission{}, fmt.Errorf("queue: admit: unexpected reply %v", res)
 	}
 	a := Admission{
@@ -263,6 +271,7 @@ func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
 			MaxActive:      res[7],
 			ActiveTTL:      time.Duration(res[8]) * time.Millisecond,
 		},
+		Gen: res[9],
 	}
 	q.observe(concertID, now, a)
 	if q.cfg.OnAdmit != nil {

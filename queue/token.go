@@ -23,12 +23,20 @@ type Token struct {
 	UserID    string
 	IssuedAt  time.Time // whole seconds
 	ExpiresAt time.Time // when it lapses if still waiting; whole seconds
+	// Gen is the generation of the line the token was issued in (see
+	// Queue.Enter); 0 for tokens signed before lines had generations.
+	Gen int64
 }
 
 // member is the token's entry in the active set.
 func (t Token) member() string { return itoa(t.Seq) + ":" + t.UserID }
 
-const tokenVersion = 1
+// Token payload versions: 2 carries the line's generation; 1 (without it)
+// is still accepted so that tokens issued before an upgrade stay valid.
+const (
+	tokenVersion      = 2
+	tokenVersionNoGen = 1
+)
 
 // Signer signs and verifies tokens with HMAC-SHA256. It is safe for
 // concurrent use.
@@ -68,6 +76,7 @@ func (s *Signer) Sign(t Token) string {
 	payload = binary.AppendUvarint(payload, uint64(t.Seq))
 	payload = binary.AppendUvarint(payload, uint64(t.IssuedAt.Unix()))
 	payload = binary.AppendUvarint(payload, uint64(t.ExpiresAt.Unix()))
+	payload = binary.AppendUvarint(payload, uint64(t.Gen))
 	payload = append(payload, t.UserID...)
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString(payload) + "." + enc.EncodeToString(s.mac(payload))
@@ -119,12 +128,16 @@ func (s *Signer) Parse(raw string) (Token, error) {
 }
 
 func decodePayload(p []byte) (Token, error) {
-	if len(p) == 0 || p[0] != tokenVersion {
+	if len(p) == 0 || (p[0] != tokenVersion && p[0] != tokenVersionNoGen) {
 		return Token{}, ErrInvalidToken
 	}
+	var fields [5]uint64
+	count := len(fields)
+	if p[0] == tokenVersionNoGen {
+		count-- // no generation
+	}
 	p = p[1:]
-	var fields [4]uint64
-	for i := range fields {
+	for i := range count {
 		v, n := binary.Uvarint(p)
 		if n <= 0 || v > 1<<53 {
 			return Token{}, ErrInvalidToken
@@ -141,6 +154,7 @@ func decodePayload(p []byte) (Token, error) {
 		Seq:       int64(fields[1]),
 		IssuedAt:  time.Unix(int64(fields[2]), 0),
 		ExpiresAt: time.Unix(int64(fields[3]), 0),
+		Gen:       int64(fields[4]),
 		UserID:    user,
 	}, nil
 }

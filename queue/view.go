@@ -14,6 +14,7 @@ import (
 // overstate a position, never understate it.
 type view struct {
 	at       time.Time
+	gen      int64 // the line's generation; 0 when Redis has no line
 	head     int64
 	settings Settings
 	last     Admission // the latest admission step's outcome
@@ -89,6 +90,10 @@ func (q *Queue) observe(concertID int64, now time.Time, a Admission) {
 		q.views[concertID] = v
 	}
 	v.at = now
+	if a.Gen != v.gen {
+		// A new line: nothing of the lost one's head or rate carries over.
+		v.gen, v.head, v.samples = a.Gen, a.Head, nil
+	}
 	if a.Head > v.head {
 		v.head = a.Head
 	}
@@ -106,18 +111,23 @@ func (q *Queue) observe(concertID int64, now time.Time, a Admission) {
 // when this replica's copy is missing or stale — as it is when the admission
 // loop cannot reach Redis, so an outage is reported instead of hidden.
 func (q *Queue) view(ctx context.Context, concertID int64, now time.Time) (view, error) {
+	return q.readView(ctx, concertID, now, false)
+}
+
+// readView is view, reading Redis also when the copy is fresh if force.
+func (q *Queue) readView(ctx context.Context, concertID int64, now time.Time, force bool) (view, error) {
 	q.mu.RLock()
 	v := q.views[concertID]
 	var cp view
 	fresh := v != nil && now.Sub(v.at) < q.cfg.StaleAfter
 	if fresh {
-		cp = view{at: v.at, head: v.head, settings: v.settings, samples: v.samples}
+		cp = view{at: v.at, gen: v.gen, head: v.head, settings: v.settings, samples: v.samples}
 	}
 	q.mu.RUnlock()
-	if fresh {
+	if fresh && !force {
 		return cp, nil
 	}
-	vals, err := q.rdb.HMGet(ctx, q.keys.Concert(concertID).Queue(), "head", "admit_per_second", "paused").Result()
+	vals, err := q.rdb.HMGet(ctx, q.keys.Concert(concertID).Queue(), "head", "admit_per_second", "paused", "gen").Result()
 	if err != nil && err != redis.Nil {
 		return view{}, storeError("read admission state", err)
 	}
@@ -131,10 +141,33 @@ func (q *Queue) view(ctx context.Context, concertID int64, now time.Time) (view,
 	if s, ok := vals[2].(string); ok {
 		cp.settings.Paused = s == "1"
 	}
-	if v != nil && v.head > cp.head {
+	if s, ok := vals[3].(string); ok {
+		cp.gen, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if v != nil && v.gen == cp.gen && v.head > cp.head {
 		cp.head = v.head
 	}
 	return cp, nil
+}
+
+// sameLine returns the view of t's concert after checking that t was issued
+// in the line Redis holds now: a Redis that restarted empty, or lost the
+// concert's keys, starts a new generation, and the old tokens' places are
+// gone (their sequences would even be issued again). The check costs no
+// round trip while the view is fresh and agrees; on disagreement Redis is
+// read, since the view may predate a new line. Returns ErrLineReset.
+func (q *Queue) sameLine(ctx context.Context, t Token, now time.Time) (view, error) {
+	v, err := q.view(ctx, t.ConcertID, now)
+	if err != nil || t.Gen == 0 || t.Gen == v.gen {
+		return v, err
+	}
+	if v, err = q.readView(ctx, t.ConcertID, now, true); err != nil {
+		return v, err
+	}
+	if t.Gen != v.gen {
+		return v, ErrLineReset
+	}
+	return v, nil
 }
 
 // Observed is what this replica last saw of concertID's line: the outcome

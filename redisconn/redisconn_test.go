@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,34 @@ func TestOpenFailsFastWhenNothingListens(t *testing.T) {
 	})
 	if err == nil {
 		t.Fatal("Open succeeded with nothing listening")
+	}
+}
+
+func TestWarningsNameEvictionAndMissingPersistence(t *testing.T) {
+	srv := svctest.StartRedis(t) // no persistence
+	rdb, err := redisconn.Open(context.Background(), redisconn.Options{Mode: config.RedisSingle, URL: srv.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(redisconn.Warnings(ctx, rdb), "\n")
+	for _, want := range []string{"maxmemory-policy", "persistence is off"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings %q do not mention %s", got, want)
+		}
+	}
+	rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction")
+	rdb.ConfigSet(ctx, "appendonly", "yes")
+	if ws := redisconn.Warnings(ctx, rdb); len(ws) != 0 {
+		t.Errorf("warnings with noeviction and AOF on: %q", ws)
+	}
+	// A server that refuses CONFIG (as managed ones may) is a warning, not an error.
+	rdb.Do(ctx, "ACL", "SETUSER", "default", "-config")
+	if ws := redisconn.Warnings(ctx, rdb); len(ws) != 1 || !strings.Contains(ws[0], "CONFIG GET refused") {
+		t.Errorf("warnings with CONFIG refused: %q", ws)
 	}
 }

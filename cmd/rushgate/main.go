@@ -141,6 +141,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 		return err
 	}
 	defer closeAll()
+	for _, w := range redisconn.Warnings(ctx, rdb) {
+		log.Warn("redis settings can lose places in line", "warning", w)
+	}
 
 	gw, err := gateway.New(cfg, rdb, db, log)
 	if err != nil {
