@@ -28,6 +28,7 @@ import (
 	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
+	"github.com/rushgate/rushgate/web/console"
 )
 
 // Gateway is one replica: an http.Handler plus the loops it needs.
@@ -85,6 +86,10 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
+	site, err := console.Site()
+	if err != nil {
+		return nil, err
+	}
 	h, err := httpapi.New(httpapi.Deps{
 		Queue: q, Booking: b, Payment: p,
 		Ready: func(ctx context.Context) error {
@@ -97,6 +102,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		AdminKeys:      cfg.AdminKeys,
 		Admin:          adm,
 		Stats:          stats,
+		Console:        site,
 		EnterRatePerIP: cfg.EnterRatePerIP,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.DBTimeout + cfg.RedisTimeout,
