@@ -29,6 +29,7 @@ import (
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
 	"github.com/rushgate/rushgate/web/console"
+	"github.com/rushgate/rushgate/web/fan"
 )
 
 // Gateway is one replica: an http.Handler plus the loops it needs.
@@ -90,8 +91,12 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	pages, err := fan.New()
+	if err != nil {
+		return nil, err
+	}
 	h, err := httpapi.New(httpapi.Deps{
-		Queue: q, Booking: b, Payment: p,
+		Queue: q, Booking: b, Payment: p, Pages: pages,
 		Ready: func(ctx context.Context) error {
 			if g.draining.Load() {
 				return errDraining

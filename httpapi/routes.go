@@ -34,6 +34,13 @@ func (s *server) routes(e *gin.Engine) {
 	// even after the payment released the token.
 	api.POST("/payment", s.requireToken, s.handlePayment)
 
+	// The fan's pages are files held in memory: no deadline, no I/O.
+	if s.Pages != nil {
+		e.GET("/", s.handleHome)
+		e.GET("/wait/:concert_id", s.handleWaitPage)
+		e.GET("/fan/*file", s.handlePageAsset)
+	}
+
 	admin := e.Group("/admin", s.deadline, s.requireAdmin)
 	admin.GET("/queue", s.handleAdminQueue)
 	admin.PATCH("/queue", s.handleAdminPatchQueue)

@@ -47,11 +47,24 @@ type Payment interface {
 	Replay(ctx context.Context, r payment.Request) (receipt payment.Receipt, found bool, err error)
 }
 
+// Pages are the fan's browser pages (package web/fan).
+type Pages interface {
+	// Home writes the list of concerts on sale.
+	Home(w http.ResponseWriter, r *http.Request)
+	// Wait writes the waiting page of a concert; false when id is no
+	// concert id (nothing written).
+	Wait(w http.ResponseWriter, r *http.Request, id string) bool
+	// Asset writes a script or style of the pages; false when there is none.
+	Asset(w http.ResponseWriter, r *http.Request, name string) bool
+}
+
 // Deps are what the HTTP layer is built from.
 type Deps struct {
 	Queue   *queue.Queue
 	Booking Booking
 	Payment Payment
+	// Pages are the browser pages; nil serves none.
+	Pages Pages
 	// Ready reports whether Redis and Postgres answer (for /readyz).
 	Ready func(ctx context.Context) error
 	// AdminKeys are the keys that open /admin, by label (the actor named in
