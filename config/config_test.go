@@ -84,6 +84,30 @@ func TestLogValueWritesDurationsAsPeopleDo(t *testing.T) {
 	}
 }
 
+func TestAdminTokensNameTheirKeys(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		"ADMIN_TOKEN": "the-admin-token-0123", "ADMIN_TOKENS": "ops-kim:kim-key-0123456789ab, ops.lee:lee-key-0123456789ab",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.AdminKeys) != 2 || c.AdminKeys["ops-kim"] != "kim-key-0123456789ab" || c.AdminKeys["ops.lee"] != "lee-key-0123456789ab" {
+		t.Errorf("keys = %v", c.AdminKeys)
+	}
+	for _, bad := range []string{
+		"nolabel", ":key-0123456789abcdef", "ops kim:key-0123456789abcdef", "ops:short",
+		"admin:key-0123456789abcdef", "a:key-0123456789abcdef,a:key-0123456789abcdeX",
+		"a:same-key-0123456789,b:same-key-0123456789", "b:the-admin-token-0123",
+	} {
+		_, err := config.Load(env(map[string]string{"ADMIN_TOKEN": "the-admin-token-0123", "ADMIN_TOKENS": bad}))
+		if err == nil {
+			t.Errorf("ADMIN_TOKENS=%q accepted", bad)
+		} else if strings.Contains(err.Error(), "0123456789") {
+			t.Errorf("ADMIN_TOKENS=%q: the error shows a key: %v", bad, err)
+		}
+	}
+}
+
 func TestRedisModeIsSingleByDefaultAndSentinelNeedsAMasterSet(t *testing.T) {
 	c, err := config.Load(env(nil))
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
+	"github.com/rushgate/rushgate/web/console"
 	"github.com/rushgate/rushgate/web/fan"
 )
 
@@ -88,6 +89,10 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
+	site, err := console.Site()
+	if err != nil {
+		return nil, err
+	}
 	pages, err := fan.New()
 	if err != nil {
 		return nil, err
@@ -104,6 +109,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		AdminKeys:      cfg.AdminKeys,
 		Admin:          adm,
 		Stats:          stats,
+		Console:        site,
 		EnterRatePerIP: cfg.EnterRatePerIP,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.DBTimeout + cfg.RedisTimeout,

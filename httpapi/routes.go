@@ -50,6 +50,17 @@ func (s *server) routes(e *gin.Engine) {
 	admin.GET("/concerts", s.handleListConcerts)
 	admin.GET("/concerts/:id", s.handleGetConcert)
 	admin.PATCH("/concerts/:id", s.handlePatchConcert)
+	// The console's files need no key: it asks for one and sends it with
+	// every API call.
+	if s.Console != nil {
+		serve := gin.WrapH(s.Console.Handler("/admin/", nil))
+		e.GET("/admin/", serve)
+		e.HEAD("/admin/", serve)
+		for _, name := range s.Console.Names() {
+			e.GET("/admin/"+name, serve)
+			e.HEAD("/admin/"+name, serve)
+		}
+	}
 	// Creating a concert writes up to a million seats: it gets a longer
 	// deadline than other requests.
 	e.POST("/admin/concerts", s.longDeadline, s.requireAdmin, s.handleCreateConcert)

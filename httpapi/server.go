@@ -21,6 +21,7 @@ import (
 	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
+	"github.com/rushgate/rushgate/web"
 )
 
 // Booking is what the HTTP layer needs of booking.
@@ -80,6 +81,8 @@ type Deps struct {
 	Admin *admin.Service
 	// Stats counts what happens for the live view (nil: nothing counted).
 	Stats *livestats.Recorder
+	// Console is the operator's console, served at /admin/ (nil: none).
+	Console *web.Site
 	// DefaultConcert is the concert of a request that names none.
 	DefaultConcert int64
 	// EnterRatePerIP limits token issues per second per client; 0 is no limit.
