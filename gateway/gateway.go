@@ -85,6 +85,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		AdminToken:     cfg.AdminToken,
 		EnterRatePerIP: cfg.EnterRatePerIP,
 		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.DBTimeout + cfg.RedisTimeout,
 		Logger:         log,
 		Registry:       reg,
