@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rushgate/rushgate/booking/bookingdb"
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/queue"
 )
@@ -330,37 +329,36 @@ func TestARefusedPaymentDoesNotCreateTheUser(t *testing.T) {
 	}
 }
 
-// TestAnotherConcertsSaleIsNotFound: a token of concert 2 asking to pay
-// concert 1's paid reservation learns nothing of it.
+// TestAnotherConcertsSaleIsNotFound: a token of another concert asking to
+// pay concert 1's paid reservation learns nothing of it.
 func TestAnotherConcertsSaleIsNotFound(t *testing.T) {
 	h := newHarness(t, nil)
 	tok, rid := h.paymentSetup("fan", 10000)
 	if r := h.do("POST", "/api/payment", payBody("fan", rid, 10000), bearer(tok)...); r.Code != 201 {
 		t.Fatalf("pay: %d %s", r.Code, r.Body)
 	}
-	if _, err := bookingdb.New(h.db).CreateConcert(h.ctx, bookingdb.NewConcert{
-		ID: 2, Name: "Concert 2", FirstDate: time.Now().AddDate(0, 0, 1), Dates: 1, Seats: 5, Price: 10000,
-	}); err != nil {
-		t.Fatal(err)
+	created := h.admin("POST", "/admin/concerts", map[string]any{
+		"name": "Another concert", "dates": []string{day(1)}, "seats": []any{map[string]any{"from": 1, "to": 5, "price": 10000}},
+	})
+	if created.Code != http.StatusCreated {
+		t.Fatalf("create a second concert: %d %s", created.Code, created.Body)
 	}
-	if err := h.gw.Booking.Refresh(h.ctx); err != nil {
-		t.Fatal(err)
-	}
-	r := h.do("POST", "/api/tokens", map[string]any{"user_id": "fan", "concert_id": 2})
+	other := created.num("concert_id")
+	r := h.do("POST", "/api/tokens", map[string]any{"user_id": "fan", "concert_id": other})
 	if r.Code != 201 {
-		t.Fatalf("enter concert 2: %d %s", r.Code, r.Body)
+		t.Fatalf("enter concert %d: %d %s", other, r.Code, r.Body)
 	}
 	tok2 := r.str("token")
 	rate := 1e6
-	if _, err := h.gw.Queue.UpdateSettings(h.ctx, 2, queue.SettingsPatch{AdmitPerSecond: &rate}); err != nil {
+	if _, err := h.gw.Queue.UpdateSettings(h.ctx, other, queue.SettingsPatch{AdmitPerSecond: &rate}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for h.do("GET", "/api/queue/position", nil, bearer(tok2)...).str("status") != queue.StatusActive {
 		if time.Now().After(deadline) {
-			t.Fatal("never admitted to concert 2")
+			t.Fatalf("never admitted to concert %d", other)
 		}
-		if _, err := h.gw.Queue.Admit(h.ctx, 2); err != nil {
+		if _, err := h.gw.Queue.Admit(h.ctx, other); err != nil {
 			t.Fatal(err)
 		}
 	}

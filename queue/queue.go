@@ -49,6 +49,10 @@ type Config struct {
 	StaleAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnAdmit, when set, is told the outcome of every admission step this
+	// replica runs (the live view counts with it). It must be quick: it runs
+	// on the admission loop.
+	OnAdmit func(concertID int64, a Admission)
 }
 
 func (c *Config) setDefaults() {
@@ -261,6 +265,9 @@ func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
 		},
 	}
 	q.observe(concertID, now, a)
+	if q.cfg.OnAdmit != nil {
+		q.cfg.OnAdmit(concertID, a)
+	}
 	return a, nil
 }
 

@@ -7,8 +7,9 @@
 //   - every file is read, hashed and gzipped once at start, so a request
 //     costs a map lookup and one write;
 //   - assets are fingerprinted: HTML that names "app.js" is rewritten to
-//     "app.js?v=<hash>", and a request carrying the current hash is cached
-//     for a year ("immutable"); anything else revalidates with its ETag;
+//     "app.js?v=<hash>", and so is a module's import of another module of
+//     the site; a request carrying the current hash is cached for a year
+//     ("immutable"); anything else revalidates with its ETag;
 //   - HTML pages carry a strict Content-Security-Policy (no inline script or
 //     style, same-origin connections only) and the usual hardening headers.
 package web
@@ -82,10 +83,14 @@ func NewSite(fsys fs.FS) (*Site, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: reading pages: %w", err)
 	}
-	// Assets first, so pages can name their hashes.
+	// Assets first, so pages can name their hashes; a module after the
+	// modules it imports, so it can name theirs.
+	sealing := map[*file]bool{}
 	for _, f := range s.files {
 		if !f.html {
-			f.seal()
+			if err := s.sealModule(f, sealing); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, f := range s.files {
@@ -95,6 +100,57 @@ func NewSite(fsys fs.FS) (*Site, error) {
 		}
 	}
 	return s, nil
+}
+
+// importSpec matches the specifier of a static or dynamic import of a local
+// module ("./x.js", "../x.js" or "/x.js") in a script.
+var importSpec = regexp.MustCompile(`(\bfrom\s*|\bimport\s*\(?\s*)(["'])([./][^"'?#:]*\.js)(["'])`)
+
+// sealModule seals f, a script first rewriting its imports of the site's
+// modules to "x.js?v=<hash>", after sealing those modules: a module's URL
+// then changes whenever anything it loads does, and a browser may cache the
+// whole graph for a year, as it does the script a page names. sealing holds
+// the files being sealed on the way, to refuse an import cycle (whose hashes
+// could not name each other).
+func (s *Site) sealModule(f *file, sealing map[*file]bool) error {
+	if f.hash != "" {
+		return nil
+	}
+	if path.Ext(f.name) != ".js" {
+		f.seal()
+		return nil
+	}
+	if sealing[f] {
+		return fmt.Errorf("web: %s imports itself through other modules", f.name)
+	}
+	sealing[f] = true
+	var err error
+	f.body = importSpec.ReplaceAllFunc(f.body, func(m []byte) []byte {
+		sub := importSpec.FindSubmatch(m)
+		ref := string(sub[3])
+		target := strings.TrimPrefix(ref, "/")
+		if !strings.HasPrefix(ref, "/") {
+			target = path.Join(path.Dir(f.name), ref)
+		}
+		dep, ok := s.files[target]
+		if !ok {
+			dep = s.bySuffix(target)
+		}
+		if dep == nil {
+			return m
+		}
+		if e := s.sealModule(dep, sealing); e != nil {
+			err = e
+			return m
+		}
+		return bytes.Replace(m, sub[3], []byte(ref+"?v="+dep.hash), 1)
+	})
+	delete(sealing, f)
+	if err != nil {
+		return err
+	}
+	f.seal()
+	return nil
 }
 
 // seal computes what serving needs from the final body.

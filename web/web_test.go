@@ -150,3 +150,54 @@ func TestUnknownPathAndMethodFallThrough(t *testing.T) {
 		t.Errorf("HEAD: %d, %d bytes, length %q", w.Code, w.Body.Len(), w.Header().Get("Content-Length"))
 	}
 }
+
+func TestModuleImportsAreFingerprinted(t *testing.T) {
+	if _, err := web.NewSite(fstest.MapFS{
+		"loop/x.js": {Data: []byte("import './y.js';\n")},
+		"loop/y.js": {Data: []byte("import './x.js';\n")},
+	}); err == nil {
+		t.Fatal("an import cycle was accepted")
+	}
+	s, err := web.NewSite(fstest.MapFS{
+		"page.html": {Data: []byte(`<script type="module" src="main.js"></script>`)},
+		"main.js":   {Data: []byte("import { a } from './lib/a.js';\nimport \"./lib/b.js\";\nconst c = await import('./lib/a.js');\nimport x from 'https://cdn.example/x.js';\n")},
+		"lib/a.js":  {Data: []byte("import { b } from './b.js';\nexport const a = b;\n")},
+		"lib/b.js":  {Data: []byte("export const b = 1;\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler("/", nil)
+	main := get(t, h, "/main.js", nil).Body.String()
+	a := get(t, h, "/lib/a.js", nil).Body.String()
+	for _, want := range []string{
+		`from './lib/a.js?v=` + s.Hash("lib/a.js") + `'`,
+		`import "./lib/b.js?v=` + s.Hash("lib/b.js") + `"`,
+		`import('./lib/a.js?v=` + s.Hash("lib/a.js") + `')`,
+		`from 'https://cdn.example/x.js'`, // other origins are left alone
+	} {
+		if !strings.Contains(main, want) {
+			t.Errorf("main.js lacks %s:\n%s", want, main)
+		}
+	}
+	if want := `from './b.js?v=` + s.Hash("lib/b.js") + `'`; !strings.Contains(a, want) {
+		t.Errorf("lib/a.js lacks %s:\n%s", want, a)
+	}
+	// The page names main.js by the hash of its rewritten body, which
+	// changes when a module it imports changes.
+	page := get(t, h, "/page.html", nil).Body.String()
+	if !strings.Contains(page, `main.js?v=`+s.Hash("main.js")) {
+		t.Errorf("page does not name main.js's hash: %s", page)
+	}
+	changed, err := web.NewSite(fstest.MapFS{
+		"main.js":  {Data: []byte("import { a } from './lib/a.js';\nimport \"./lib/b.js\";\nconst c = await import('./lib/a.js');\nimport x from 'https://cdn.example/x.js';\n")},
+		"lib/a.js": {Data: []byte("import { b } from './b.js';\nexport const a = b;\n")},
+		"lib/b.js": {Data: []byte("export const b = 2;\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed.Hash("main.js") == s.Hash("main.js") {
+		t.Error("main.js kept its hash when a module two imports away changed")
+	}
+}
