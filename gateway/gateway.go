@@ -130,7 +130,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 // payment keep the plain client: a hold replayed after it succeeded would be
 // answered "taken".
 func queueClient(cfg config.Config, rdb redis.UniversalClient) (redis.UniversalClient, error) {
-	c, ok := rdb.(*redis.Client)
+	c, ok := rdb.(interface {
+		AutoPipeline() (*redis.AutoPipeliner, error)
+	})
 	if !ok || !cfg.QueueAutoPipeline {
 		return rdb, nil
 	}
