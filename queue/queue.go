@@ -125,7 +125,7 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline()},
 		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds()).Int64Slice()
 	if err != nil {
-		return Ticket{}, fmt.Errorf("queue: enter: %w", err)
+		return Ticket{}, storeError("enter", err)
 	}
 	if len(res) != 5 {
 		return Ticket{}, fmt.Errorf("queue: enter: unexpected reply %v", res)
@@ -206,7 +206,7 @@ func (q *Queue) activeUntil(ctx context.Context, t Token, now time.Time) (time.T
 		return time.Time{}, ErrTokenExpired
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("queue: active check: %w", err)
+		return time.Time{}, storeError("active check", err)
 	}
 	until := time.UnixMilli(int64(score))
 	if !now.Before(until) {
@@ -221,7 +221,7 @@ func (q *Queue) Release(ctx context.Context, t Token) error {
 	k := q.keys.Concert(t.ConcertID)
 	err := lua.Release.Run(ctx, q.rdb, []string{k.Active(), k.ActiveUsers()}, itoa(t.Seq), t.UserID).Err()
 	if err != nil {
-		return fmt.Errorf("queue: release: %w", err)
+		return storeError("release", err)
 	}
 	return nil
 }
@@ -250,7 +250,7 @@ func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
 		now.UnixMilli(), formatRate(d.AdmitPerSecond), d.MaxActive, d.ActiveTTL.Milliseconds(),
 		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds()).Int64Slice()
 	if err != nil {
-		return Admission{}, fmt.Errorf("queue: admit: %w", err)
+		return Admission{}, storeError("admit", err)
 	}
 	if len(res) != 9 {
 		return Admission{}, fmt.Errorf("queue: admit: unexpected reply %v", res)
@@ -343,7 +343,7 @@ func (q *Queue) UpdateSettings(ctx context.Context, concertID int64, p SettingsP
 	}
 	res, err := lua.Settings.Run(ctx, q.rdb, []string{k.Queue(), k.Waiting(), k.Active()}, args...).Int64Slice()
 	if err != nil {
-		return Status{}, fmt.Errorf("queue: settings: %w", err)
+		return Status{}, storeError("settings", err)
 	}
 	if len(res) != 7 {
 		return Status{}, fmt.Errorf("queue: settings: unexpected reply %v", res)
