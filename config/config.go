@@ -5,12 +5,15 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rushgate/rushgate/queue"
 )
 
 // Config is every setting of a gateway process.
@@ -33,18 +36,28 @@ type Config struct {
 	ActiveTTL       time.Duration
 	HoldTTL         time.Duration
 	MaxHoldsPerUser int
-	EnterRatePerIP  float64
-	TrustedProxies  []string
-	AdmitInterval   time.Duration
-	ShutdownGrace   time.Duration
-	RedisTimeout    time.Duration
-	DBTimeout       time.Duration
-	LogLevel        slog.Level
-	KeyPrefix       string
+	// EnterRatePerIP is token issues per second per client address, 0 for
+	// no limit; a client may always issue at least one at once (see httpapi).
+	EnterRatePerIP float64
+	TrustedProxies []string
+	// CORSOrigins are the exact origins (scheme://host[:port]) of other
+	// sites whose pages may call the API from a browser; none by default.
+	CORSOrigins   []string
+	AdmitInterval time.Duration
+	ShutdownGrace time.Duration
+	RedisTimeout  time.Duration
+	DBTimeout     time.Duration
+	LogLevel      slog.Level
+	KeyPrefix     string
 	// QueueAutoPipeline coalesces the queue's Redis commands of concurrent
 	// requests into pipelines (QUEUE_AUTOPIPELINE, default off; see gateway).
 	QueueAutoPipeline bool
 }
+
+// MinEnterRatePerIP is the lowest per-client rate of token issues other than
+// 0 (no limit): one issue per 100 seconds. Below it the wait a refused client
+// is told to keep (Retry-After) would grow past what a person can use.
+const MinEnterRatePerIP = 0.01
 
 // The values of REDIS_MODE.
 const (
@@ -65,18 +78,19 @@ func Load(getenv func(string) string) (Config, error) {
 		DatabaseURL:       r.str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rushgate?sslmode=disable"),
 		AdminToken:        getenv("ADMIN_TOKEN"),
 		TokenSecret:       getenv("TOKEN_SECRET"),
-		AdmitPerSecond:    r.float("ADMIT_PER_SECOND", 100, 0, 1_000_000),
-		MaxActive:         int64(r.int("MAX_ACTIVE", 1000, 0, 10_000_000)),
-		TokenTTL:          r.dur("TOKEN_TTL", 2*time.Hour),
-		ActiveTTL:         r.dur("ACTIVE_TTL", 10*time.Minute),
-		HoldTTL:           r.dur("HOLD_TTL", 5*time.Minute),
+		AdmitPerSecond:    r.float("ADMIT_PER_SECOND", 100, 0, queue.MaxAdmitPerSecond),
+		MaxActive:         int64(r.int("MAX_ACTIVE", 1000, 0, queue.MaxMaxActive)),
+		TokenTTL:          r.dur("TOKEN_TTL", 2*time.Hour, time.Minute, 7*24*time.Hour),
+		ActiveTTL:         r.dur("ACTIVE_TTL", 10*time.Minute, queue.MinActiveTTL, queue.MaxActiveTTL),
+		HoldTTL:           r.dur("HOLD_TTL", 5*time.Minute, time.Second, 24*time.Hour),
 		MaxHoldsPerUser:   r.int("MAX_HOLDS_PER_USER", 4, 1, 1000),
-		EnterRatePerIP:    r.float("ENTER_RATE_PER_IP", 20, 0, 1_000_000),
+		EnterRatePerIP:    r.rateOrOff("ENTER_RATE_PER_IP", 20, MinEnterRatePerIP, 1_000_000),
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),
-		AdmitInterval:     r.dur("ADMIT_INTERVAL", 50*time.Millisecond),
-		ShutdownGrace:     r.dur("SHUTDOWN_GRACE", 15*time.Second),
-		RedisTimeout:      r.dur("REDIS_TIMEOUT", 500*time.Millisecond),
-		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second),
+		CORSOrigins:       r.origins("CORS_ORIGINS"),
+		AdmitInterval:     r.dur("ADMIT_INTERVAL", 50*time.Millisecond, 5*time.Millisecond, time.Second),
+		ShutdownGrace:     r.dur("SHUTDOWN_GRACE", 15*time.Second, time.Second, 10*time.Minute),
+		RedisTimeout:      r.dur("REDIS_TIMEOUT", 500*time.Millisecond, 10*time.Millisecond, time.Minute),
+		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second, 10*time.Millisecond, time.Minute),
 		KeyPrefix:         r.str("KEY_PREFIX", "rg:"),
 		QueueAutoPipeline: r.bool("QUEUE_AUTOPIPELINE", false),
 	}
@@ -119,6 +133,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_holds_per_user", c.MaxHoldsPerUser),
 		slog.Float64("enter_rate_per_ip", c.EnterRatePerIP),
 		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.Any("cors_origins", c.CORSOrigins),
 		duration("admit_interval", c.AdmitInterval),
 		duration("shutdown_grace", c.ShutdownGrace),
 		duration("redis_timeout", c.RedisTimeout),
@@ -180,14 +195,18 @@ func (r *reader) oneOf(name string, allowed ...string) string {
 	return allowed[0]
 }
 
-func (r *reader) dur(name string, def time.Duration) time.Duration {
+// dur reads a Go duration within [lo, hi]. Every duration setting has
+// bounds, because a value that parses can still break the gateway: a
+// HOLD_TTL under a millisecond becomes a Redis expiry of 0, which Redis
+// refuses, and every hold would fail.
+func (r *reader) dur(name string, def, lo, hi time.Duration) time.Duration {
 	v := r.getenv(name)
 	if v == "" {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not a positive Go duration (e.g. 5m)", name, v))
+	if err != nil || d < lo || d > hi {
+		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not a Go duration from %v to %v (e.g. %v)", name, v, lo, hi, def))
 		return def
 	}
 	return d
@@ -206,14 +225,29 @@ func (r *reader) int(name string, def, lo, hi int) int {
 	return n
 }
 
+// float reads a finite number within [lo, hi].
 func (r *reader) float(name string, def, lo, hi float64) float64 {
+	return r.number(name, def, func(n float64) bool { return n >= lo && n <= hi },
+		fmt.Sprintf("a finite number from %g to %g", lo, hi))
+}
+
+// rateOrOff reads a rate that is either 0 (off) or a finite number within
+// [lo, hi].
+func (r *reader) rateOrOff(name string, def, lo, hi float64) float64 {
+	return r.number(name, def, func(n float64) bool { return n == 0 || (n >= lo && n <= hi) },
+		fmt.Sprintf("0 (off) or a finite number from %g to %g", lo, hi))
+}
+
+// number reads a finite number that ok accepts. NaN must be refused by name:
+// it fails every comparison, so a range check alone lets it through.
+func (r *reader) number(name string, def float64, ok func(float64) bool, want string) float64 {
 	v := r.getenv(name)
 	if v == "" {
 		return def
 	}
 	n, err := strconv.ParseFloat(v, 64)
-	if err != nil || n < lo || n > hi {
-		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not a number from %g to %g", name, v, lo, hi))
+	if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || !ok(n) {
+		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not %s", name, v, want))
 		return def
 	}
 	return n
@@ -238,6 +272,27 @@ func (r *reader) list(name string) []string {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// origins reads a comma-separated list of exact browser origins,
+// scheme://host[:port] as a browser sends them in the Origin header. A
+// wildcard is refused: which other sites may drive a visitor's queue token
+// from their pages is a choice to make one site at a time.
+func (r *reader) origins(name string) []string {
+	var out []string
+	for _, o := range r.list(name) {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "*?#") {
+			r.errs = append(r.errs, fmt.Sprintf("%s: %q is not an origin like https://tickets.example.com (scheme and host, optional port, nothing else; no wildcard)", name, o))
+			continue
+		}
+		// A browser leaves the scheme's default port out of Origin.
+		scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+		host = strings.TrimSuffix(host, map[string]string{"http": ":80", "https": ":443"}[scheme])
+		out = append(out, scheme+"://"+host)
 	}
 	return out
 }

@@ -108,6 +108,62 @@ func TestAdminTokensNameTheirKeys(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesValuesThatParseButBreakTheGateway: every numeric setting is
+// finite and within its range, and the error names the variable.
+func TestLoadRefusesValuesThatParseButBreakTheGateway(t *testing.T) {
+	bad := map[string][]string{
+		"ADMIT_PER_SECOND":   {"NaN", "nan", "Inf", "+Inf", "-Inf", "infinity", "-1", "1000001", "1e400"},
+		"ENTER_RATE_PER_IP":  {"NaN", "Inf", "-Inf", "-1", "0.001", "1e-300", "1000001"},
+		"MAX_ACTIVE":         {"-1", "10000001", "1.5", "NaN"},
+		"MAX_HOLDS_PER_USER": {"0", "1001", "NaN"},
+		"TOKEN_TTL":          {"0", "-1s", "59s", "169h"},
+		"ACTIVE_TTL":         {"0", "999ms", "25h"},
+		"HOLD_TTL":           {"1ns", "999us", "999ms", "25h", "-5m"},
+		"ADMIT_INTERVAL":     {"1ms", "1001ms", "0"},
+		"SHUTDOWN_GRACE":     {"0", "999ms", "11m"},
+		"REDIS_TIMEOUT":      {"1ns", "9ms", "2m"},
+		"DB_TIMEOUT":         {"1ns", "9ms", "2m"},
+		"CORS_ORIGINS": {"*", "https://*.example.com", "example.com", "https://example.com/", "https://example.com/path",
+			"ftp://example.com", "https://user@example.com", "https://example.com?x=1", "null"},
+	}
+	for name, values := range bad {
+		for _, v := range values {
+			_, err := config.Load(env(map[string]string{name: v}))
+			if err == nil {
+				t.Errorf("%s=%q accepted", name, v)
+				continue
+			}
+			if !strings.Contains(err.Error(), name+":") {
+				t.Errorf("%s=%q: error %q does not name the variable", name, v, err)
+			}
+		}
+	}
+}
+
+func TestLoadAcceptsTheEdgesOfEachRange(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		"ADMIT_PER_SECOND": "0", "ENTER_RATE_PER_IP": "0.5", "HOLD_TTL": "1s", "ACTIVE_TTL": "24h",
+		"TOKEN_TTL": "1m", "ADMIT_INTERVAL": "1s", "SHUTDOWN_GRACE": "1s", "REDIS_TIMEOUT": "10ms", "DB_TIMEOUT": "1m",
+		"CORS_ORIGINS": "https://Tickets.Example.com, http://localhost:3000,https://shop.example.com:443",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EnterRatePerIP != 0.5 || c.HoldTTL != time.Second || c.AdmitPerSecond != 0 {
+		t.Errorf("values = %v %v %v", c.EnterRatePerIP, c.HoldTTL, c.AdmitPerSecond)
+	}
+	want := []string{"https://tickets.example.com", "http://localhost:3000", "https://shop.example.com"}
+	if strings.Join(c.CORSOrigins, " ") != strings.Join(want, " ") {
+		t.Errorf("CORS origins = %q, want %q", c.CORSOrigins, want)
+	}
+	if off, err := config.Load(env(map[string]string{"ENTER_RATE_PER_IP": "0"})); err != nil || off.EnterRatePerIP != 0 {
+		t.Errorf("ENTER_RATE_PER_IP=0: %v, %v; want the limit off", off.EnterRatePerIP, err)
+	}
+	if def, _ := config.Load(env(nil)); def.CORSOrigins != nil {
+		t.Errorf("default CORS origins = %q, want none", def.CORSOrigins)
+	}
+}
+
 func TestRedisModeIsSingleByDefaultAndSentinelNeedsAMasterSet(t *testing.T) {
 	c, err := config.Load(env(nil))
 	if err != nil {

@@ -112,6 +112,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		Console:        site,
 		EnterRatePerIP: cfg.EnterRatePerIP,
 		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
 		RequestTimeout: cfg.DBTimeout + cfg.RedisTimeout,
 		Logger:         log,
 		Registry:       reg,

@@ -208,7 +208,8 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			map[string][]any{"reservation_date": badDates}},
 		{"PATCH", "/admin/queue?concert_id=1", adminAuth, map[string]any{"max_active": 1000},
 			map[string][]any{
-				"admit_per_second":   {-1, "10", 1e12, true, []any{1}, raw("1e400"), raw("NaN"), raw("Infinity")},
+				"admit_per_second": {-1, "10", 1e12, true, []any{1}, raw("1e400"), raw("NaN"), raw("Infinity"),
+					raw("-Infinity"), raw("nan"), raw("inf"), raw("1e309"), raw("-1e309"), "NaN", "Infinity", raw("-0.5")},
 				"max_active":         {-1, 1.5, "10", 1 << 40, true},
 				"active_ttl_seconds": {0, -5, 1e9, "600", 1.5},
 				"paused":             {"true", 1, "yes", []any{true}},
@@ -287,6 +288,32 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			add(badCase{name: fmt.Sprintf("%s /admin/queue?concert_id #%d", m, i), method: m,
 				path: "/admin/queue?concert_id=" + url.QueryEscape(v), headers: adminAuth, body: `{"max_active": 5}`})
 		}
+	}
+	// Bodies of JSON routes sent as anything but JSON: what a form or a
+	// text/plain post from another site's page would be.
+	for _, rt := range []struct {
+		method, path string
+		headers      []string
+		body         string
+	}{
+		{"POST", "/api/tokens", nil, `{"user_id": "newcomer"}`},
+		{"POST", "/api/reservation", auth, mustJSON(holdBody(user, day(2), 2))},
+		{"POST", "/api/chargePay", nil, `{"user_id": "victim", "amount": 500}`},
+		{"POST", "/api/payment", auth, mustJSON(payBody(user, rid, 10000))},
+		{"PATCH", "/admin/queue?concert_id=1", adminAuth, `{"paused": true}`},
+	} {
+		for i, ct := range []string{"", "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded",
+			"multipart/form-data; boundary=b", "application/json; charset=iso-8859-1", "application/xml", "text/json", "application/json-seq", "garbage/"} {
+			add(badCase{name: fmt.Sprintf("%s %s Content-Type #%d %q", rt.method, rt.path, i, ct), method: rt.method, path: rt.path,
+				headers: append(append([]string{}, rt.headers...), "Content-Type", ct), body: rt.body,
+				status: 415, code: "unsupported_media_type"})
+		}
+	}
+	// Known routes, wrong methods.
+	for _, mp := range [][2]string{{"GET", "/api/tokens"}, {"DELETE", "/api/tokens"}, {"PUT", "/api/payment"}, {"POST", "/api/pay"},
+		{"DELETE", "/api/reservation"}, {"POST", "/api/queue/position"}, {"PUT", "/admin/queue"}, {"POST", "/readyz"}} {
+		add(badCase{name: mp[0] + " " + mp[1], method: mp[0], path: mp[1], headers: adminAuth, body: `{"user_id": "victim"}`,
+			status: 405, code: "method_not_allowed"})
 	}
 	// Ids in paths and query parameters of the catalogue and the live view.
 	for i, v := range []string{"abc", "0", "-1", "1.5", "1e3", "9223372036854775808", "１", "1;DROP TABLE concerts"} {

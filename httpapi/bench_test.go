@@ -80,6 +80,7 @@ func BenchmarkEnter(b *testing.B) {
 		for pb.Next() {
 			body := `{"user_id":"bench` + strconv.FormatInt(n.Add(1), 10) + `","concert_id":1}`
 			req := httptest.NewRequest("POST", "/api/tokens", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			h.gw.Handler.ServeHTTP(rec, req)
 			if rec.Code != http.StatusCreated {

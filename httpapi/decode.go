@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -42,9 +43,41 @@ func readFields(c *gin.Context, allowEmpty bool) (fields, error) {
 	}
 	var f fields
 	if err := json.Unmarshal(body, &f); err != nil || f == nil {
+		if name := fieldAtSyntaxError(body); name != "" {
+			return nil, invalid(name + " is not a JSON value (JSON has no NaN or Infinity, and strings are quoted)")
+		}
 		return nil, invalid("request body must be a JSON object")
 	}
 	return f, nil
+}
+
+// fieldAtSyntaxError names the key of the top-level object whose value is
+// malformed JSON ({"admit_per_second": NaN}), so that the 400 names the
+// field as the contract asks; "" when the fault is not in such a value.
+func fieldAtSyntaxError(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	for {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, ok := t.(string)
+		if !ok {
+			return ""
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			var se *json.SyntaxError
+			// Only a plain name is echoed back to the client.
+			if errors.As(err, &se) && userid.Valid(key) {
+				return key
+			}
+			return ""
+		}
+	}
 }
 
 func (f fields) has(name string) bool {
@@ -90,7 +123,7 @@ func (f fields) bool(name string) (bool, error) {
 
 func (f fields) number(name string, lo, hi float64) (float64, error) {
 	var n float64
-	if err := json.Unmarshal(f[name], &n); err != nil || n < lo || n > hi {
+	if err := json.Unmarshal(f[name], &n); err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n < lo || n > hi {
 		return 0, invalid(name + " must be a number from " + strconv.FormatFloat(lo, 'f', -1, 64) + " to " + strconv.FormatFloat(hi, 'f', -1, 64))
 	}
 	return n, nil

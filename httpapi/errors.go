@@ -32,7 +32,10 @@ var (
 	errAdminAuth    = &apiError{http.StatusUnauthorized, "unauthorized", "missing or wrong admin token"}
 	errAdminOff     = &apiError{http.StatusForbidden, "admin_disabled", "admin routes are disabled: neither ADMIN_TOKEN nor ADMIN_TOKENS is set"}
 	errNotFound     = &apiError{http.StatusNotFound, "not_found", "no such route"}
-	errRateLimited  = &apiError{http.StatusTooManyRequests, "rate_limited", "too many token requests from this client; retry later"}
+	// The Allow header of a 405 lists the route's methods.
+	errMethodNotAllowed     = &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "this route does not take this method; see the Allow header"}
+	errUnsupportedMediaType = &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the request body must be JSON, sent with Content-Type: application/json"}
+	errRateLimited          = &apiError{http.StatusTooManyRequests, "rate_limited", "too many token requests from this client; retry later"}
 )
 
 // domainError is how a domain sentinel is answered.

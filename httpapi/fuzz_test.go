@@ -122,6 +122,7 @@ func FuzzBearer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, header string) {
 		rt := routes[int(route)%len(routes)]
 		req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(`{"user_id": "bearer-fuzzer", "reservation_id": 1, "amount": 10000}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", header)
 		rec := httptest.NewRecorder()
 		h.gw.Handler.ServeHTTP(rec, req)

@@ -10,10 +10,14 @@ import (
 )
 
 // limiter is a per-client token bucket: rate tokens a second, bursts of up to
-// rate. Idle clients are forgotten, so memory follows the active clients only.
+// rate but never less than one, so a rate below 1 (0.5: one issue every two
+// seconds) still lets a client through; a bucket capped below one token
+// would refuse everyone forever. Idle clients are forgotten, so memory
+// follows the active clients only.
 type limiter struct {
-	rate float64
-	now  func() time.Time
+	rate  float64
+	burst float64
+	now   func() time.Time
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -26,7 +30,7 @@ type bucket struct {
 }
 
 func newLimiter(rate float64, now func() time.Time) *limiter {
-	return &limiter{rate: rate, now: now, buckets: make(map[string]*bucket)}
+	return &limiter{rate: rate, burst: max(1, rate), now: now, buckets: make(map[string]*bucket)}
 }
 
 // allow takes one token for client; when none is left it says how long until
@@ -45,10 +49,10 @@ func (l *limiter) allow(client string) (bool, time.Duration) {
 	}
 	b := l.buckets[client]
 	if b == nil {
-		b = &bucket{tokens: l.rate, last: now}
+		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[client] = b
 	}
-	b.tokens = min(l.rate, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--

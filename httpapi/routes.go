@@ -4,8 +4,11 @@ import "github.com/gin-gonic/gin"
 
 // routes lists every route of the contract.
 func (s *server) routes(e *gin.Engine) {
+	// Load balancers probe with GET or HEAD.
 	e.GET("/healthz", s.handleHealthz)
+	e.HEAD("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
+	e.HEAD("/readyz", s.handleReadyz)
 	e.GET("/metrics", s.handleMetrics())
 
 	// The poll, the hot path of a rush, checks its own token and sets no

@@ -89,6 +89,9 @@ type Deps struct {
 	EnterRatePerIP float64
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// CORSOrigins are the other sites' origins whose pages may call the API
+	// from a browser (CORS); none by default.
+	CORSOrigins []string
 	// RequestTimeout bounds each request's work (Redis and Postgres calls).
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
@@ -144,14 +147,17 @@ func New(d Deps) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.ContextWithFallback = true
-	e.HandleMethodNotAllowed = false
+	// A known route asked with another method is 405 with Allow.
+	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(d.TrustedProxies); err != nil {
 		return nil, err
 	}
 	e.RemoteIPHeaders = []string{"X-Forwarded-For"}
-	e.Use(s.recoverPanics, s.observe, s.limitBody)
+	e.Use(s.recoverPanics, s.observe, s.headers, s.limitBody, s.requireJSON)
 	e.NoRoute(func(c *gin.Context) { s.writeError(c, errNotFound) })
+	e.NoMethod(func(c *gin.Context) { s.writeError(c, errMethodNotAllowed) })
 	s.routes(e)
+	s.addOptions(e)
 	return e, nil
 }
 

@@ -22,6 +22,12 @@
 --
 -- Returns {admitted, head, waiting, active, admitted_total, paused,
 --          admit_per_second * 1000, max_active, active_ttl_ms, gen}
+--
+-- The bucket ('tokens') is only ever stored finite: a NaN or infinite rate or
+-- bucket, wherever it came from, counts as 0, so a bad value can pause the
+-- line at worst, and the next valid setting heals it. (NaN spreads through
+-- every sum and fails every comparison: stored once, it would stop admission
+-- for good.)
 
 local q, waiting, active, active_users, timeline = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local now = tonumber(ARGV[1])
@@ -29,18 +35,27 @@ local token_ttl = tonumber(ARGV[5])
 local batch = tonumber(ARGV[6])
 local depth = tonumber(ARGV[7])
 
-redis.call('HSETNX', q, 'admit_per_second', ARGV[2])
+local function finite(x)
+  return x ~= nil and x == x and x ~= math.huge and x ~= -math.huge
+end
+local function sane_rate(x)
+  if finite(x) and x >= 0 then return x end
+  return 0
+end
+
+redis.call('HSETNX', q, 'admit_per_second', tostring(sane_rate(tonumber(ARGV[2]))))
 redis.call('HSETNX', q, 'max_active', ARGV[3])
 redis.call('HSETNX', q, 'active_ttl_ms', ARGV[4])
 redis.call('HSETNX', q, 'paused', '0')
 redis.call('HSETNX', q, 'gen', ARGV[8])
 local s = redis.call('HMGET', q, 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused',
   'tokens', 'last_ms', 'head', 'admitted_total', 'gen')
-local rate = tonumber(s[1]) or 0
+local rate = sane_rate(tonumber(s[1]))
 local max_active = tonumber(s[2]) or 0
 local active_ttl = tonumber(s[3]) or 0
 local paused = s[4] == '1'
-local tokens = tonumber(s[5]) or 0
+local tokens = tonumber(s[5])
+if not finite(tokens) then tokens = 0 end
 local last = tonumber(s[6]) or now
 local head = tonumber(s[7]) or 0
 local total = tonumber(s[8]) or 0
@@ -104,6 +119,7 @@ for _ = 1, 100 do
 end
 
 if now > last then last = now end
+if not finite(tokens) then tokens = 0 end
 redis.call('HSET', q, 'tokens', tostring(tokens), 'last_ms', string.format('%d', last),
   'head', string.format('%d', head), 'admitted_total', string.format('%d', total))
 return {admitted, head, redis.call('ZCARD', waiting), redis.call('ZCARD', active), total,

@@ -13,18 +13,26 @@
 -- Returns {admit_per_second * 1000, max_active, active_ttl_ms, paused,
 --          admitted_total, waiting, active}
 -- Every replica's admission step reads these fields on its next tick, so a
--- change reaches all of them within one tick.
+-- change reaches all of them within one tick. A rate that is not a finite
+-- number >= 0 is stored and reported as 0, as admit.lua counts it (the
+-- gateway refuses such values before they get here).
 
 local q = KEYS[1]
 local now = tonumber(ARGV[1])
-redis.call('HSETNX', q, 'admit_per_second', ARGV[2])
+local function sane_rate(x)
+  if x ~= nil and x == x and x >= 0 and x ~= math.huge then return x end
+  return 0
+end
+redis.call('HSETNX', q, 'admit_per_second', tostring(sane_rate(tonumber(ARGV[2]))))
 redis.call('HSETNX', q, 'max_active', ARGV[3])
 redis.call('HSETNX', q, 'active_ttl_ms', ARGV[4])
 redis.call('HSETNX', q, 'paused', '0')
 for i = 5, #ARGV, 2 do
-  redis.call('HSET', q, ARGV[i], ARGV[i + 1])
+  local v = ARGV[i + 1]
+  if ARGV[i] == 'admit_per_second' then v = tostring(sane_rate(tonumber(v))) end
+  redis.call('HSET', q, ARGV[i], v)
 end
 local s = redis.call('HMGET', q, 'admit_per_second', 'max_active', 'active_ttl_ms', 'paused', 'admitted_total')
-return {math.floor((tonumber(s[1]) or 0) * 1000 + 0.5), tonumber(s[2]) or 0, tonumber(s[3]) or 0,
+return {math.floor(sane_rate(tonumber(s[1])) * 1000 + 0.5), tonumber(s[2]) or 0, tonumber(s[3]) or 0,
   s[4] == '1' and 1 or 0, tonumber(s[5]) or 0, redis.call('ZCARD', KEYS[2]),
   redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf')}

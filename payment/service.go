@@ -49,7 +49,8 @@ func NewService(db *sqlx.DB, holds Holds, cfg Config) *Service {
 }
 
 // Balance returns the balance of userID. ErrUserNotFound when the user never
-// charged (nor tried to pay); ErrInvalidUserID; ErrUnavailable.
+// charged (a refused payment does not create the user); ErrInvalidUserID;
+// ErrUnavailable.
 func (s *Service) Balance(ctx context.Context, userID string) (int64, error) {
 	if !userid.Valid(userID) {
 		return 0, ErrInvalidUserID
@@ -251,7 +252,7 @@ func (s *Service) claimError(ctx context.Context, req Request, err error) error 
 	if !errors.Is(err, ErrReservationNotFound) {
 		return err
 	}
-	buyer, berr := paymentdb.NewSales(s.db).Buyer(ctx, req.ReservationID)
+	buyer, berr := paymentdb.NewSales(s.db).Buyer(ctx, req.ConcertID, req.ReservationID)
 	if berr == nil && buyer == req.UserID {
 		return ErrAlreadyPaid
 	}

@@ -300,18 +300,20 @@ type SettingsPatch struct {
 const (
 	MaxAdmitPerSecond = 1_000_000
 	MaxMaxActive      = 10_000_000
+	MinActiveTTL      = time.Second
 	MaxActiveTTL      = 24 * time.Hour
 )
 
-// Validate returns ErrInvalidSettings when a field is out of range.
+// Validate returns ErrInvalidSettings when a field is out of range or not a
+// finite number (NaN fails every comparison, so it is refused by name).
 func (p SettingsPatch) Validate() error {
-	if v := p.AdmitPerSecond; v != nil && (math.IsNaN(*v) || *v < 0 || *v > MaxAdmitPerSecond) {
+	if v := p.AdmitPerSecond; v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0) || *v < 0 || *v > MaxAdmitPerSecond) {
 		return fmt.Errorf("%w: admit_per_second must be 0 … %d", ErrInvalidSettings, MaxAdmitPerSecond)
 	}
 	if v := p.MaxActive; v != nil && (*v < 0 || *v > MaxMaxActive) {
 		return fmt.Errorf("%w: max_active must be 0 … %d", ErrInvalidSettings, MaxMaxActive)
 	}
-	if v := p.ActiveTTL; v != nil && (*v < time.Second || *v > MaxActiveTTL) {
+	if v := p.ActiveTTL; v != nil && (*v < MinActiveTTL || *v > MaxActiveTTL) {
 		return fmt.Errorf("%w: active_ttl_seconds must be 1 … %d", ErrInvalidSettings, int(MaxActiveTTL.Seconds()))
 	}
 	return nil

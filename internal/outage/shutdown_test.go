@@ -105,6 +105,7 @@ func TestGracefulShutdown(t *testing.T) {
 				trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connectedAt = time.Now() }}
 				body := fmt.Sprintf(`{"user_id": "load-%d-%d", "concert_id": 1}`, g, i)
 				req, _ := http.NewRequest("POST", gw.url("/api/tokens"), strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
 				req = req.WithContext(httptrace.WithClientTrace(context.Background(), trace))
 				resp, err := loadClient.Do(req)
 				if err == nil {

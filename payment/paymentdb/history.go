@@ -31,21 +31,16 @@ VALUES ($1, $2, $3, $4, 'COMPLETED') RETURNING payment_id`, userSeq, reservation
 	return id, nil
 }
 
-// Failed records a refused payment of userID and returns its payment id. A
-// user who never charged gets a row with balance 0 first, in the same
-// statement: the FAILED row needs it, and such a user's balance is 0.
+// Failed records a refused payment of userID and returns its payment id.
+// It never creates the user: a user's row comes from their first charge, so
+// the row names the payer by user id, and links their user_seq only when
+// they have a row already.
 func (s History) Failed(ctx context.Context, userID string, reservationID, amount int64, at time.Time) (int64, error) {
-	// DO UPDATE (to the same value) rather than DO NOTHING, because only an
-	// updated row is RETURNed.
 	var id int64
 	err := sqlx.GetContext(ctx, s.db, &id, `
-WITH u AS (
-	INSERT INTO users (user_id, pay, created_at) VALUES ($1, 0, $4)
-	ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
-	RETURNING user_seq
-)
-INSERT INTO pay_history (user_seq, reservation_id, amount, payment_time, payment_status)
-SELECT user_seq, $2, $3, $4, 'FAILED' FROM u RETURNING payment_id`, userID, reservationID, amount, at)
+INSERT INTO pay_history (user_seq, user_id, reservation_id, amount, payment_time, payment_status)
+VALUES ((SELECT user_seq FROM users WHERE user_id = $1), $1, $2, $3, $4, 'FAILED')
+RETURNING payment_id`, userID, reservationID, amount, at)
 	if err != nil {
 		return 0, wrap("record failed payment", err)
 	}

@@ -136,11 +136,15 @@ func TestSalesInsertMapsConstraintsToSentinels(t *testing.T) {
 			}
 		})
 	}
-	if got, err := sales.Buyer(ctx, 10); err != nil || got != "ann" {
-		t.Fatalf("Buyer(10) = %q, %v; want ann", got, err)
+	if got, err := sales.Buyer(ctx, 1, 10); err != nil || got != "ann" {
+		t.Fatalf("Buyer(1, 10) = %q, %v; want ann", got, err)
 	}
-	if _, err := sales.Buyer(ctx, 11); !errors.Is(err, paymentdb.ErrNotFound) {
-		t.Fatalf("Buyer(11): err = %v, want ErrNotFound", err)
+	if _, err := sales.Buyer(ctx, 1, 11); !errors.Is(err, paymentdb.ErrNotFound) {
+		t.Fatalf("Buyer(1, 11): err = %v, want ErrNotFound", err)
+	}
+	// Another concert's sale is none of this concert's business.
+	if got, err := sales.Buyer(ctx, 2, 10); !errors.Is(err, paymentdb.ErrNotFound) {
+		t.Fatalf("Buyer(2, 10) = %q, %v; want ErrNotFound", got, err)
 	}
 }
 
@@ -159,22 +163,37 @@ func TestHistoryAllowsOneCompletedRowPerReservation(t *testing.T) {
 	}
 }
 
-func TestFailedPaymentOfANewUserCreatesAnEmptyBalance(t *testing.T) {
+func TestFailedPaymentOfANewUserCreatesNoUser(t *testing.T) {
 	db, _ := testenv.Postgres(t)
 	ctx := context.Background()
 	h := paymentdb.NewHistory(db)
-	for range 2 { // the second finds the row the first created
+	for range 2 {
 		if _, err := h.Failed(ctx, "bob", 10, 1000, at); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, err := paymentdb.NewUsers(db).Balance(ctx, "bob"); err != nil || got != 0 {
-		t.Fatalf("Balance(bob) = %d, %v; want 0", got, err)
+	if got, err := paymentdb.NewUsers(db).Balance(ctx, "bob"); !errors.Is(err, paymentdb.ErrNotFound) {
+		t.Fatalf("Balance(bob) = %d, %v; want ErrNotFound: only a charge creates a user", got, err)
 	}
 	var failed int
-	db.Get(&failed, `SELECT count(*) FROM pay_history WHERE payment_status = 'FAILED'`)
+	db.Get(&failed, `SELECT count(*) FROM pay_history WHERE payment_status = 'FAILED' AND user_id = 'bob' AND user_seq IS NULL`)
 	if got, want := failed, 2; got != want {
-		t.Fatalf("FAILED rows = %d, want %d", got, want)
+		t.Fatalf("FAILED rows of bob without a user row = %d, want %d", got, want)
+	}
+
+	// A user with a row gets their FAILED rows linked to it.
+	charge(t, db, "ann", 10)
+	if _, err := h.Failed(ctx, "ann", 11, 1000, at); err != nil {
+		t.Fatal(err)
+	}
+	db.Get(&failed, `SELECT count(*) FROM pay_history p JOIN users u USING (user_seq)
+		WHERE u.user_id = 'ann' AND p.user_id = 'ann' AND p.payment_status = 'FAILED'`)
+	if failed != 1 {
+		t.Fatalf("FAILED rows of ann linked to her row = %d, want 1", failed)
+	}
+	// Only a FAILED row may go without a user row.
+	if _, err := db.Exec(`INSERT INTO pay_history (user_id, reservation_id, amount, payment_status) VALUES ('bob', 12, 1000, 'COMPLETED')`); err == nil {
+		t.Fatal("a COMPLETED row without a user row was accepted")
 	}
 }
 

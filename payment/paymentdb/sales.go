@@ -57,13 +57,14 @@ WHERE d.concert_id = $2 AND d.concert_date = $3::date AND st.seat_number = $4`
 	return nil
 }
 
-// Buyer returns the user id that bought the reservation; ErrNotFound when it
-// is not sold.
-func (s Sales) Buyer(ctx context.Context, reservationID int64) (string, error) {
+// Buyer returns the user id that bought the reservation of concertID;
+// ErrNotFound when it is not sold, or is another concert's: a token of one
+// concert learns nothing of another's sales.
+func (s Sales) Buyer(ctx context.Context, concertID, reservationID int64) (string, error) {
 	var user string
 	err := sqlx.GetContext(ctx, s.db, &user, `
 SELECT u.user_id FROM reservations r JOIN users u ON u.user_seq = r.user_seq
-WHERE r.reservation_id = $1`, reservationID)
+WHERE r.reservation_id = $1 AND r.concert_id = $2`, reservationID, concertID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound
 	}
