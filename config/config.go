@@ -28,6 +28,8 @@ type Config struct {
 	EnterRatePerIP  float64
 	TrustedProxies  []string
 	AdmitInterval   time.Duration
+	AbandonAfter    time.Duration
+	RejoinGrace     time.Duration
 	ShutdownGrace   time.Duration
 	RedisTimeout    time.Duration
 	DBTimeout       time.Duration
@@ -57,6 +59,8 @@ func Load(getenv func(string) string) (Config, error) {
 		EnterRatePerIP:    r.float("ENTER_RATE_PER_IP", 20, 0, 1_000_000),
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),
 		AdmitInterval:     r.dur("ADMIT_INTERVAL", 50*time.Millisecond),
+		AbandonAfter:      r.dur("ABANDON_AFTER", 30*time.Second),
+		RejoinGrace:       r.dur("REJOIN_GRACE", 10*time.Minute),
 		ShutdownGrace:     r.dur("SHUTDOWN_GRACE", 15*time.Second),
 		RedisTimeout:      r.dur("REDIS_TIMEOUT", 500*time.Millisecond),
 		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second),
@@ -96,6 +100,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Float64("enter_rate_per_ip", c.EnterRatePerIP),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Duration("admit_interval", c.AdmitInterval),
+		slog.Duration("abandon_after", c.AbandonAfter),
+		slog.Duration("rejoin_grace", c.RejoinGrace),
 		slog.Duration("shutdown_grace", c.ShutdownGrace),
 		slog.Duration("redis_timeout", c.RedisTimeout),
 		slog.Duration("db_timeout", c.DBTimeout),

@@ -63,11 +63,14 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
-		TokenTTL: cfg.TokenTTL,
-		Defaults: queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},
-	})
 	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
+	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
+		TokenTTL:     cfg.TokenTTL,
+		Defaults:     queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},
+		AbandonAfter: cfg.AbandonAfter,
+		RejoinGrace:  cfg.RejoinGrace,
+		Stock:        stockOf(b),
+	})
 	p := payment.NewService(db, checkout.Holds(b), payment.Config{})
 
 	g := &Gateway{Queue: q, Booking: b, Payment: p, Keys: keys, cfg: cfg, log: log}
@@ -95,6 +98,18 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	}
 	g.Handler, g.registry = h, reg
 	return g, nil
+}
+
+// stockOf lets admission see the seats left: it pauses while none is free
+// and closes the line once all are sold.
+func stockOf(b *booking.Service) func(context.Context, int64) (queue.Stock, error) {
+	return func(ctx context.Context, concertID int64) (queue.Stock, error) {
+		st, err := b.Stock(ctx, concertID)
+		if err != nil {
+			return queue.Stock{}, err
+		}
+		return queue.Stock{Free: st.Free, SoldOut: st.SoldOut()}, nil
+	}
 }
 
 // queueClient is the Redis client of the queue. Token issues come in floods

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/queue"
 )
 
@@ -19,6 +18,10 @@ type queueStatusResponse struct {
 	ActiveTTLSeconds int64   `json:"active_ttl_seconds"`
 	Paused           bool    `json:"paused"`
 	AdmittedTotal    int64   `json:"admitted_total"`
+	SkippedInactive  int64   `json:"skipped_inactive_total"`
+	FreeSeats        *int64  `json:"free_seats"` // null until an admission step has counted them
+	OpensAt          *string `json:"opens_at"`   // null without a scheduled open
+	State            string  `json:"state"`
 }
 
 // adminConcert reads ?concert_id= (default concert when absent) and checks
@@ -31,12 +34,8 @@ func (s *server) adminConcert(c *gin.Context) (int64, error) {
 			return 0, err
 		}
 	}
-	ok, err := s.Booking.ConcertExists(c.Request.Context(), id)
-	if err != nil {
+	if err := s.concertExists(c.Request.Context(), id); err != nil {
 		return 0, err
-	}
-	if !ok {
-		return 0, booking.ErrConcertNotFound
 	}
 	return id, nil
 }
@@ -115,10 +114,18 @@ func (s *server) handleAdminPatchQueue(c *gin.Context) {
 }
 
 func toQueueStatus(id int64, st queue.Status) queueStatusResponse {
-	return queueStatusResponse{
+	out := queueStatusResponse{
 		ConcertID: id, Waiting: st.Waiting, Active: st.Active,
 		AdmitPerSecond: st.AdmitPerSecond, MaxActive: st.MaxActive,
 		ActiveTTLSeconds: int64(st.ActiveTTL / time.Second), Paused: st.Paused,
-		AdmittedTotal: st.AdmittedTotal,
+		AdmittedTotal: st.AdmittedTotal, SkippedInactive: st.SkippedTotal, State: st.State,
 	}
+	if st.FreeSeats >= 0 {
+		out.FreeSeats = &st.FreeSeats
+	}
+	if !st.OpensAt.IsZero() {
+		at := rfc3339(st.OpensAt)
+		out.OpensAt = &at
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -27,13 +28,8 @@ func (s *server) handleEnter(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	ok, err := s.Booking.ConcertExists(ctx, concert)
-	if err != nil {
+	if err := s.concertExists(ctx, concert); err != nil {
 		s.writeError(c, err)
-		return
-	}
-	if !ok {
-		s.writeError(c, booking.ErrConcertNotFound)
 		return
 	}
 	t, err := s.Queue.Enter(ctx, concert, user)
@@ -53,7 +49,13 @@ func (s *server) handleEnter(c *gin.Context) {
 	b = append(b, `,"status":"`...)
 	b = append(b, t.Status...)
 	b = append(b, `","queue_position":`...)
-	b = strconv.AppendInt(b, t.Position, 10)
+	if t.Status == queue.StatusPrequeue {
+		b = append(b, `null,"opens_at":"`...)
+		b = t.OpensAt.AppendFormat(b, time.RFC3339)
+		b = append(b, '"')
+	} else {
+		b = strconv.AppendInt(b, t.Position, 10)
+	}
 	b = append(b, `,"issued_at":"`...)
 	b = t.Claims.IssuedAt.AppendFormat(b, time.RFC3339)
 	b = append(b, `","expiration_time":"`...)
@@ -103,6 +105,21 @@ func (s *server) handlePosition(c *gin.Context) {
 	buf := bufs.Get().(*[]byte)
 	b := append((*buf)[:0], `{"token_id":`...)
 	b = strconv.AppendInt(b, t.Seq, 10)
+	switch p.Status {
+	case queue.StatusSoldOut:
+		// Nothing left to wait for: no poll_after_ms, the client stops.
+		b = append(b, `,"status":"sold_out","queue_position":null}`...)
+		s.writePoll(c, buf, b)
+		return
+	case queue.StatusPrequeue:
+		b = append(b, `,"status":"prequeue","queue_position":null,"opens_at":"`...)
+		b = p.OpensAt.AppendFormat(b, time.RFC3339)
+		b = append(b, `","poll_after_ms":`...)
+		b = strconv.AppendInt(b, p.PollAfter.Milliseconds(), 10)
+		b = append(b, '}')
+		s.writePoll(c, buf, b)
+		return
+	}
 	b = append(b, `,"status":"waiting","queue_position":`...)
 	b = strconv.AppendInt(b, p.QueuePosition, 10)
 	b = append(b, `,"ahead":`...)
@@ -116,9 +133,23 @@ func (s *server) handlePosition(c *gin.Context) {
 	b = append(b, `,"poll_after_ms":`...)
 	b = strconv.AppendInt(b, p.PollAfter.Milliseconds(), 10)
 	b = append(b, '}')
+	s.writePoll(c, buf, b)
+}
+
+// writePoll sends a poll's answer b, built in buf, and returns buf to the pool.
+func (s *server) writePoll(c *gin.Context, buf *[]byte, b []byte) {
 	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 	*buf = b
 	bufs.Put(buf)
+}
+
+// concertExists returns booking.ErrConcertNotFound for an unknown concert.
+func (s *server) concertExists(ctx context.Context, concertID int64) error {
+	ok, err := s.Booking.ConcertExists(ctx, concertID)
+	if err == nil && !ok {
+		err = booking.ErrConcertNotFound
+	}
+	return err
 }
 
 // bufs are the poll's answer buffers.

@@ -24,6 +24,7 @@ func (s *server) routes(e *gin.Engine) {
 	active.GET("/reservationData/available", s.handleAvailableDates)
 	active.GET("/reservationSeat/available", s.handleAvailableSeats)
 
+	api.GET("/concerts/:id/draw", s.handleDraw)
 	api.GET("/pay", s.handleBalance)
 	api.POST("/chargePay", s.handleCharge)
 	// Payment checks the token itself: an idempotent retry must be answered

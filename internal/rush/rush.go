@@ -396,6 +396,10 @@ func (r *runner) enter(ctx context.Context, u *UserRecord) (string, bool) {
 			}
 			continue
 		}
+		if err == nil && a.status == http.StatusConflict && a.errorCode() == "sold_out" {
+			u.Outcome, u.SoldOutSeen = OutcomeSoldOut, a.recv
+			return "", false
+		}
 		r.fail(u, OutcomeNoToken, fmt.Sprintf("POST /api/tokens: %d %s%s", a.status, a.errorCode(), errText(err)))
 		return "", false
 	}
@@ -441,6 +445,11 @@ func (r *runner) waitActive(ctx context.Context, u *UserRecord, tok string) bool
 		if p.Status == "active" {
 			u.FirstActiveRecv = a.recv
 			return true
+		}
+		if p.Status == "sold_out" {
+			// Nothing left: the gateway released the token; stop polling.
+			u.Outcome, u.SoldOutSeen = OutcomeSoldOut, a.recv
+			return false
 		}
 		u.LastWaitingSent = a.sent
 		wait := time.Duration(float64(p.PollAfterMS) * r.opt.PollScale * float64(time.Millisecond))

@@ -51,6 +51,9 @@ type UserRecord struct {
 	// cannot be checked and is counted apart.
 	Uncertain bool   `json:"uncertain"`
 	Outcome   string `json:"outcome"`
+	// SoldOutSeen is when the gateway first told this user the concert was
+	// sold out (a poll or an entry); 0 when it never did.
+	SoldOutSeen time.Duration `json:"sold_out_seen,omitempty"`
 }
 
 // Admitted reports whether the user was seen active.
