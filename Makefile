@@ -48,8 +48,9 @@ run: services build ## start services, migrate, seed a demo concert, serve on :8
 	$(RUN_ENV) $(BIN) seed --dates 3 --seats 500 --price 10000
 	exec env $(RUN_ENV) $(BIN) serve
 
-test: ## run every test with the race detector, on real Redis and PostgreSQL
+test: ## run every test with the race detector, on real Redis and PostgreSQL, and the pages in headless Chromium
 	@$(SERVICES) --cgo
+	@bash scripts/dev/chromium.sh
 	TEST_REDIS_URL='$(TEST_REDIS_URL)' TEST_DATABASE_URL='$(TEST_DATABASE_URL)' \
 		$(GO) test -race -count=1 -timeout 20m ./...
 

@@ -60,7 +60,7 @@ func createConcert(t testing.TB, db *sqlx.DB, id int64, dates, seats int) {
 	t.Helper()
 	first, _ := time.Parse(booking.DateLayout, firstDay)
 	_, err := bookingdb.New(db).CreateConcert(context.Background(), bookingdb.NewConcert{
-		ID: id, Name: "test", FirstDate: first, Dates: dates, Seats: seats, Price: 10000,
+		ID: id, Name: "test", Days: booking.Days(first, dates), Blocks: []bookingdb.Block{{From: 1, To: seats, Price: 10000}},
 	})
 	if err != nil {
 		t.Fatalf("create concert %d: %v", id, err)

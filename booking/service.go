@@ -96,9 +96,12 @@ type catalogue struct {
 }
 
 type concert struct {
-	id    int64
-	dates []*date // ascending by day
-	byDay map[string]*date
+	id      int64
+	name    string
+	opensAt *time.Time
+	blocks  []SeatBlock
+	dates   []*date // ascending by day
+	byDay   map[string]*date
 }
 
 // date is one date of a concert. Its seats never change once created, so
@@ -188,8 +191,8 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Refresh reloads the catalogue from Postgres (one query, plus one to count
-// the seats of dates not seen before), then makes sure the sold cache of
+// Refresh reloads the catalogue from Postgres (three queries, plus one to
+// count the seats of dates not seen before), then makes sure the sold cache of
 // every date from today on is loaded in Redis, rebuilding the missing ones
 // from Postgres. On error the previous catalogue is kept, except that a
 // failure to warm the sold caches still installs the new catalogue.
@@ -220,9 +223,21 @@ func (s *Service) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("booking: refresh: %w", err)
 	}
+	details, err := s.store.AllDetails(ctx)
+	if err != nil {
+		return fmt.Errorf("booking: refresh: %w", err)
+	}
+	byID := make(map[int64]bookingdb.Details, len(details))
+	for _, d := range details {
+		byID[d.ID] = d
+	}
 	next := &catalogue{concerts: make(map[int64]*concert, len(rows))}
 	for _, r := range rows {
-		c := &concert{id: r.ID, byDay: make(map[string]*date, len(r.Dates))}
+		det := byID[r.ID]
+		c := &concert{id: r.ID, name: det.Name, opensAt: det.OpensAt, byDay: make(map[string]*date, len(r.Dates))}
+		for _, b := range det.Blocks {
+			c.blocks = append(c.blocks, SeatBlock(b))
+		}
 		for _, rd := range r.Dates {
 			d := known[rd.ID]
 			if d == nil {
@@ -345,10 +360,14 @@ func (s *Service) fromToday(c *concert) []*date {
 // Seed creates the default concert (id 1) with dates consecutive days from
 // firstDate (its calendar day in its own location), each with seats numbered
 // 1..seats at price, unless concert 1 exists already: then created is false
-// and nothing changes. Two replicas seeding at once create it once. Creation
-// is three statements whatever the number of seats.
+// and nothing changes. It follows the rules of CreateConcert
+// (ErrInvalidConcert). Two replicas seeding at once create it once.
 func (s *Service) Seed(ctx context.Context, dates, seats int, price int64, firstDate time.Time) (created bool, err error) {
 	const defaultConcert = 1
+	nc := NewConcert{Name: "Concert 1", Dates: Days(firstDate, dates), Blocks: []SeatBlock{{From: 1, To: seats, Price: price}}}
+	if err := nc.Validate(); err != nil {
+		return false, err
+	}
 	exists, err := s.store.ConcertExists(ctx, defaultConcert)
 	if err != nil {
 		return false, fmt.Errorf("booking: seed: %w", err)
@@ -356,10 +375,7 @@ func (s *Service) Seed(ctx context.Context, dates, seats int, price int64, first
 	if exists {
 		return false, nil
 	}
-	_, err = s.store.CreateConcert(ctx, bookingdb.NewConcert{
-		ID: defaultConcert, Name: "Concert 1", FirstDate: firstDate,
-		Dates: dates, Seats: seats, Price: price,
-	})
+	_, err = s.store.CreateConcert(ctx, toDBConcert(defaultConcert, Concert{Name: nc.Name, Dates: nc.Dates, Blocks: nc.Blocks}))
 	if errors.Is(err, bookingdb.ErrConcertExists) {
 		return false, nil
 	}
@@ -370,4 +386,14 @@ func (s *Service) Seed(ctx context.Context, dates, seats int, price int64, first
 		return true, err
 	}
 	return true, nil
+}
+
+// Days returns n consecutive days from first's calendar day (in its own
+// location), as YYYY-MM-DD.
+func Days(first time.Time, n int) []string {
+	out := make([]string, max(n, 0))
+	for i := range out {
+		out[i] = first.AddDate(0, 0, i).Format(DateLayout)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,10 +15,13 @@ import (
 
 // Config is every setting of a gateway process.
 type Config struct {
-	Addr            string
-	RedisURL        string
-	DatabaseURL     string
-	AdminToken      string // secret
+	Addr        string
+	RedisURL    string
+	DatabaseURL string
+	AdminToken  string // secret
+	// AdminKeys are the named admin keys of ADMIN_TOKENS, label -> key
+	// (secret); ADMIN_TOKEN is not among them (its label is "admin").
+	AdminKeys       map[string]string
 	TokenSecret     string // secret
 	AdmitPerSecond  float64
 	MaxActive       int64
@@ -67,6 +71,7 @@ func Load(getenv func(string) string) (Config, error) {
 		KeyPrefix:         r.str("KEY_PREFIX", "rg:"),
 		QueueAutoPipeline: r.bool("QUEUE_AUTOPIPELINE", false),
 	}
+	c.AdminKeys = r.adminKeys("ADMIN_TOKENS", c.AdminToken)
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
 		r.errs = append(r.errs, fmt.Sprintf("LOG_LEVEL: %v", err))
 	}
@@ -90,6 +95,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("redis_url", maskURL(c.RedisURL)),
 		slog.String("database_url", maskURL(c.DatabaseURL)),
 		slog.String("admin_token", mask(c.AdminToken)),
+		slog.Any("admin_tokens", adminLabels(c.AdminKeys)),
 		slog.String("token_secret", mask(c.TokenSecret)),
 		slog.Float64("admit_per_second", c.AdmitPerSecond),
 		slog.Int64("max_active", c.MaxActive),
@@ -200,5 +206,81 @@ func (r *reader) list(name string) []string {
 			out = append(out, p)
 		}
 	}
+	return out
+}
+
+// adminKeys parses "label:key,label:key". Labels are 1–64 characters of
+// [A-Za-z0-9._-] and name the actor in the audit log, so each is used once
+// ("admin" is ADMIN_TOKEN's when that is set); keys are at least 16
+// characters without spaces or commas, and no two labels share a key (the
+// log could not tell who acted).
+func (r *reader) adminKeys(name, adminToken string) map[string]string {
+	v := r.getenv(name)
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	out := map[string]string{}
+	keys := map[string]string{}
+	if adminToken != "" {
+		keys[adminToken] = "admin"
+	}
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		label, key, ok := strings.Cut(item, ":")
+		switch {
+		case !ok || !validLabel(label):
+			r.errs = append(r.errs, fmt.Sprintf("%s: each entry must be label:key with a label of 1 to 64 characters of A-Z a-z 0-9 . _ - (got %q)", name, maskedEntry(item)))
+			continue
+		case len(key) < 16 || strings.ContainsAny(key, " \t"):
+			r.errs = append(r.errs, fmt.Sprintf("%s: the key of %q must be at least 16 characters without spaces", name, label))
+			continue
+		case label == "admin" && adminToken != "":
+			r.errs = append(r.errs, fmt.Sprintf("%s: the label \"admin\" is ADMIN_TOKEN's", name))
+			continue
+		case out[label] != "":
+			r.errs = append(r.errs, fmt.Sprintf("%s: label %q appears twice", name, label))
+			continue
+		case keys[key] != "":
+			r.errs = append(r.errs, fmt.Sprintf("%s: %q and %q have the same key", name, keys[key], label))
+			continue
+		}
+		out[label] = key
+		keys[key] = label
+	}
+	return out
+}
+
+func validLabel(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// maskedEntry shows what comes before the first colon only, so an error
+// message never prints a key.
+func maskedEntry(item string) string {
+	label, _, ok := strings.Cut(item, ":")
+	if ok {
+		return label + ":…"
+	}
+	if len(item) > 8 {
+		return item[:4] + "…"
+	}
+	return item
+}
+
+// adminLabels lists the labels of the admin keys, for the log.
+func adminLabels(keys map[string]string) []string {
+	out := make([]string, 0, len(keys))
+	for label := range keys {
+		out = append(out, label)
+	}
+	slices.Sort(out)
 	return out
 }

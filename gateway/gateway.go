@@ -18,13 +18,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rushgate/rushgate/admin"
+	"github.com/rushgate/rushgate/audit"
 	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/httpapi"
 	"github.com/rushgate/rushgate/internal/checkout"
 	"github.com/rushgate/rushgate/keyspace"
+	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
+	"github.com/rushgate/rushgate/web/fan"
 )
 
 // Gateway is one replica: an http.Handler plus the loops it needs.
@@ -33,6 +37,8 @@ type Gateway struct {
 	Queue   *queue.Queue
 	Booking *booking.Service
 	Payment *payment.Service
+	Admin   *admin.Service
+	Stats   *livestats.Recorder
 	Keys    keyspace.Space
 
 	cfg      config.Config
@@ -63,6 +69,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	stats := livestats.New(rdb, keys, nil)
 	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
 	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
 		TokenTTL:     cfg.TokenTTL,
@@ -70,15 +77,34 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		AbandonAfter: cfg.AbandonAfter,
 		RejoinGrace:  cfg.RejoinGrace,
 		Stock:        stockOf(b),
+		OnAdmit: func(concertID int64, a queue.Admission) {
+			stats.Admitted(concertID, a.Admitted)
+			stats.SkippedInactive(concertID, a.Skipped)
+			stats.Levels(concertID, a.Waiting, a.Active, a.Settings.AdmitPerSecond)
+		},
 	})
 	p := payment.NewService(db, checkout.Holds(b), payment.Config{})
+	adm := admin.New(q, b, audit.New(db))
+	// A new opening time draws (or keeps) the seed of its draw and arms the
+	// pre-queue, in the same step as the catalogue change.
+	adm.OnSchedule = func(ctx context.Context, _ *sqlx.Tx, concertID int64, opensAt *time.Time) error {
+		_, err := q.Schedule(ctx, concertID, opensAt)
+		if errors.Is(err, queue.ErrSaleOpen) {
+			return booking.ErrSaleOpen
+		}
+		return err
+	}
 
-	g := &Gateway{Queue: q, Booking: b, Payment: p, Keys: keys, cfg: cfg, log: log}
+	g := &Gateway{Queue: q, Booking: b, Payment: p, Admin: adm, Stats: stats, Keys: keys, cfg: cfg, log: log}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
+	pages, err := fan.New()
+	if err != nil {
+		return nil, err
+	}
 	h, err := httpapi.New(httpapi.Deps{
-		Queue: q, Booking: b, Payment: p,
+		Queue: q, Booking: b, Payment: p, Pages: pages,
 		Ready: func(ctx context.Context) error {
 			if g.draining.Load() {
 				return errDraining
@@ -86,6 +112,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 			return errors.Join(rdb.Ping(ctx).Err(), db.PingContext(ctx))
 		},
 		AdminToken:     cfg.AdminToken,
+		AdminKeys:      cfg.AdminKeys,
+		Admin:          adm,
+		Stats:          stats,
 		EnterRatePerIP: cfg.EnterRatePerIP,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.DBTimeout + cfg.RedisTimeout,
@@ -146,6 +175,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 	// reads Postgres, and lib/pq cannot interrupt a read on a silent
 	// network, so a refresh stuck there would hold a shutdown forever.
 	go g.Booking.Run(loopCtx, 5*time.Second)
+	// The live view's flusher is waited for: its last flush (bounded by
+	// its own deadline) keeps the counts of a replica shutting down.
+	g.running.Add(1)
+	go func() {
+		defer g.running.Done()
+		g.Stats.Run(loopCtx)
+	}()
 	g.running.Add(1)
 	go func() {
 		defer g.running.Done()

@@ -10,18 +10,18 @@ import (
 )
 
 type queueStatusResponse struct {
-	ConcertID        int64   `json:"concert_id"`
-	Waiting          int64   `json:"waiting"`
-	Active           int64   `json:"active"`
-	AdmitPerSecond   float64 `json:"admit_per_second"`
-	MaxActive        int64   `json:"max_active"`
-	ActiveTTLSeconds int64   `json:"active_ttl_seconds"`
-	Paused           bool    `json:"paused"`
-	AdmittedTotal    int64   `json:"admitted_total"`
-	SkippedInactive  int64   `json:"skipped_inactive_total"`
-	FreeSeats        *int64  `json:"free_seats"` // null until an admission step has counted them
-	OpensAt          *string `json:"opens_at"`   // null without a scheduled open
-	State            string  `json:"state"`
+	ConcertID        int64      `json:"concert_id"`
+	Waiting          int64      `json:"waiting"`
+	Active           int64      `json:"active"`
+	AdmitPerSecond   float64    `json:"admit_per_second"`
+	MaxActive        int64      `json:"max_active"`
+	ActiveTTLSeconds int64      `json:"active_ttl_seconds"`
+	Paused           bool       `json:"paused"`
+	AdmittedTotal    int64      `json:"admitted_total"`
+	SkippedInactive  int64      `json:"skipped_inactive_total"`
+	FreeSeats        int        `json:"free_seats"`
+	OpensAt          *time.Time `json:"opens_at"`
+	State            string     `json:"state"`
 }
 
 // adminConcert reads ?concert_id= (default concert when absent) and checks
@@ -30,7 +30,7 @@ func (s *server) adminConcert(c *gin.Context) (int64, error) {
 	id := s.DefaultConcert
 	if raw, ok := c.GetQuery("concert_id"); ok {
 		var err error
-		if id, err = parseInt("concert_id", raw, 1, maxID); err != nil {
+		if id, err = parseConcertID("concert_id", raw); err != nil {
 			return 0, err
 		}
 	}
@@ -52,7 +52,7 @@ func (s *server) handleAdminQueue(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, toQueueStatus(id, st))
+	s.writeQueueStatus(c, id, st)
 }
 
 // handleAdminPatchQueue is PATCH /admin/queue: change any of the admission
@@ -102,30 +102,36 @@ func (s *server) handleAdminPatchQueue(c *gin.Context) {
 		}
 		p.Paused = &v
 	}
-	st, err := s.Queue.UpdateSettings(c.Request.Context(), id, p)
+	st, err := s.Admin.UpdateQueue(c.Request.Context(), actor(c), id, p)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	s.log.InfoContext(c.Request.Context(), "admission settings changed", "concert_id", id,
+	s.log.InfoContext(c.Request.Context(), "admission settings changed", "actor", actor(c), "concert_id", id,
 		"admit_per_second", st.AdmitPerSecond, "max_active", st.MaxActive,
 		"active_ttl", st.ActiveTTL, "paused", st.Paused)
-	c.JSON(http.StatusOK, toQueueStatus(id, st))
+	s.writeQueueStatus(c, id, st)
 }
 
-func toQueueStatus(id int64, st queue.Status) queueStatusResponse {
-	out := queueStatusResponse{
+// writeQueueStatus answers with the line's settings and counts, and the
+// concert's free seats, opening time and state.
+func (s *server) writeQueueStatus(c *gin.Context, id int64, st queue.Status) {
+	ctx := c.Request.Context()
+	con, err := s.Booking.Concert(ctx, id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	free, err := s.Booking.FreeSeats(ctx, id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, queueStatusResponse{
 		ConcertID: id, Waiting: st.Waiting, Active: st.Active,
 		AdmitPerSecond: st.AdmitPerSecond, MaxActive: st.MaxActive,
 		ActiveTTLSeconds: int64(st.ActiveTTL / time.Second), Paused: st.Paused,
-		AdmittedTotal: st.AdmittedTotal, SkippedInactive: st.SkippedTotal, State: st.State,
-	}
-	if st.FreeSeats >= 0 {
-		out.FreeSeats = &st.FreeSeats
-	}
-	if !st.OpensAt.IsZero() {
-		at := rfc3339(st.OpensAt)
-		out.OpensAt = &at
-	}
-	return out
+		AdmittedTotal: st.AdmittedTotal, SkippedInactive: st.SkippedTotal, FreeSeats: free, OpensAt: con.OpensAt,
+		State: s.concertState(con, st.State),
+	})
 }

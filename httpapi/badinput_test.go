@@ -102,6 +102,11 @@ var (
 		"1", "", 1.5, raw("1e3"), -1, 0, true, []any{1}, map[string]any{},
 		"1; DROP TABLE seats", 1 << 53, "9007199254740993", raw("1e400"), raw("99999999999999999999"), raw("-0"), raw("1E2"), raw("0x10"),
 	}
+	// Concert ids may be any positive 63-bit integer: 2^53 is fine, 2^63 is not.
+	badConcertIDs = []any{
+		"1", "", 1.5, raw("1e3"), -1, 0, true, []any{1}, map[string]any{},
+		"1; DROP TABLE seats", raw("9223372036854775808"), "9007199254740993", raw("1e400"), raw("99999999999999999999"), raw("-0"), raw("1E2"), raw("0x10"),
+	}
 	badAmounts = []any{
 		nil, 0, -1, 1.5, "10000", 100_000_001, raw("1e5"), raw("1e400"), raw("10000.0"), raw("1e4"), raw("-0"), true,
 		"1e5", "9223372036854775808", []any{10000},
@@ -190,7 +195,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	}
 	for _, rt := range []route{
 		{"POST", "/api/tokens", nil, map[string]any{"user_id": "newcomer", "concert_id": 1},
-			map[string][]any{"user_id": badUserIDs, "concert_id": badInts}},
+			map[string][]any{"user_id": badUserIDs, "concert_id": badConcertIDs}},
 		{"POST", "/api/reservation", auth, map[string]any{"user_id": user, "reservation_date": day(2), "reservation_seat": 2},
 			map[string][]any{"user_id": badUserIDs, "reservation_date": badDates, "reservation_seat": append([]any{nil, 1_000_001}, badInts...)}},
 		{"POST", "/api/chargePay", nil, map[string]any{"user_id": user, "amount": 500},
@@ -207,6 +212,32 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 				"max_active":         {-1, 1.5, "10", 1 << 40, true},
 				"active_ttl_seconds": {0, -5, 1e9, "600", 1.5},
 				"paused":             {"true", 1, "yes", []any{true}},
+			}},
+		{"POST", "/admin/concerts", adminAuth, map[string]any{
+			"name": "IU 2026", "dates": []any{day(5), day(6)}, "opens_at": "2099-01-01T20:00:00+09:00",
+			"seats": []any{map[string]any{"from": 1, "to": 100, "price": 150000}, map[string]any{"from": 101, "to": 500, "price": 90000}}},
+			map[string][]any{
+				"name":     {nil, "", "   ", 5, true, []any{"a"}, strings.Repeat("가", 201), "a\x00b", "tab\tname"},
+				"dates":    {nil, "2026-12-24", []any{}, []any{"2026-13-01"}, []any{"2026-02-30"}, []any{20261224}, []any{day(5), day(5)}, []any{"26-12-24"}, []any{nil}, map[string]any{}},
+				"opens_at": {"tomorrow", 5, "2026-12-24", "2026-12-24T20:00:00", "2026-12-24 20:00:00+09:00", true},
+				"seats": {nil, []any{}, "1-100", []any{5},
+					[]any{map[string]any{"from": 0, "to": 10, "price": 1}},
+					[]any{map[string]any{"from": 1, "to": 100_001, "price": 1}},
+					[]any{map[string]any{"from": 10, "to": 9, "price": 1}},
+					[]any{map[string]any{"from": 1, "to": 10, "price": 0}},
+					[]any{map[string]any{"from": 1, "to": 10, "price": 100_000_001}},
+					[]any{map[string]any{"from": 1, "to": 10, "price": 1.5}},
+					[]any{map[string]any{"from": 1, "to": 10, "price": "1000"}},
+					[]any{map[string]any{"from": 1, "to": 10}},
+					[]any{map[string]any{"from": "1", "to": 10, "price": 1}},
+					[]any{map[string]any{"from": 1, "to": 10, "price": 5}, map[string]any{"from": 10, "to": 20, "price": 5}},
+					[]any{map[string]any{"from": 1, "to": 100_000, "price": 5}, map[string]any{"from": -5, "to": -1, "price": 5}},
+				},
+			}},
+		{"PATCH", "/admin/concerts/1", adminAuth, map[string]any{"name": "renamed"},
+			map[string][]any{
+				"name":     {"", " ", 5, true, strings.Repeat("x", 201)},
+				"opens_at": {"soon", 5, "2026-12-24", true},
 			}},
 	} {
 		for field, values := range rt.kinds {
@@ -257,6 +288,25 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 				path: "/admin/queue?concert_id=" + url.QueryEscape(v), headers: adminAuth, body: `{"max_active": 5}`})
 		}
 	}
+	// Ids in paths and query parameters of the catalogue and the live view.
+	for i, v := range []string{"abc", "0", "-1", "1.5", "1e3", "9223372036854775808", "１", "1;DROP TABLE concerts"} {
+		for _, p := range []string{"/admin/concerts/", "/api/concerts/"} {
+			add(badCase{name: fmt.Sprintf("GET %s #%d", p, i), method: "GET", path: p + url.PathEscape(v), headers: adminAuth})
+		}
+		add(badCase{name: fmt.Sprintf("PATCH /admin/concerts/ #%d", i), method: "PATCH", path: "/admin/concerts/" + url.PathEscape(v), headers: adminAuth, body: `{"name": "x"}`})
+		for _, p := range []string{"/admin/queue/stats", "/admin/queue/projection", "/admin/audit"} {
+			add(badCase{name: fmt.Sprintf("GET %s concert_id #%d", p, i), method: "GET", path: p + "?concert_id=" + url.QueryEscape(v), headers: adminAuth})
+		}
+	}
+	for i, v := range []string{"0", "-1", "3601", "abc", "1.5", ""} {
+		add(badCase{name: fmt.Sprintf("GET stats seconds #%d", i), method: "GET", path: "/admin/queue/stats?concert_id=1&seconds=" + url.QueryEscape(v), headers: adminAuth})
+	}
+	for i, v := range []string{"0", "-1", "1001", "abc", "1.5", ""} {
+		add(badCase{name: fmt.Sprintf("GET audit limit #%d", i), method: "GET", path: "/admin/audit?limit=" + url.QueryEscape(v), headers: adminAuth})
+	}
+	for i, v := range []string{"-1", "1e12", "abc", "NaN", "Inf", ""} {
+		add(badCase{name: fmt.Sprintf("GET projection rate #%d", i), method: "GET", path: "/admin/queue/projection?concert_id=1&admit_per_second=" + url.QueryEscape(v), headers: adminAuth})
+	}
 	// Idempotency-Key.
 	for i, k := range []string{strings.Repeat("k", 256), "key\x01", "ключ", "key\x7f"} {
 		add(badCase{name: fmt.Sprintf("POST /api/payment Idempotency-Key #%d", i), method: "POST", path: "/api/payment",
@@ -272,6 +322,13 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{name: "pay wrong amount", method: "POST", path: "/api/payment", headers: auth, body: mustJSON(payBody(user, rid, 9999)), status: 400, code: "amount_mismatch"},
 		{name: "balance of nobody", method: "GET", path: "/api/pay?user_id=nobody", status: 404, code: "user_not_found"},
 		{name: "admin unknown concert", method: "GET", path: "/admin/queue?concert_id=9007199254740991", headers: adminAuth, status: 404, code: "concert_not_found"},
+		{name: "admin unknown 63-bit concert", method: "GET", path: "/admin/concerts/9223372036854775807", headers: adminAuth, status: 404, code: "concert_not_found"},
+		{name: "patch unknown concert", method: "PATCH", path: "/admin/concerts/9223372036854775807", headers: adminAuth, body: `{"name": "x"}`, status: 404, code: "concert_not_found"},
+		{name: "reopen an open sale", method: "PATCH", path: "/admin/concerts/1", headers: adminAuth, body: `{"opens_at": "2099-01-01T00:00:00Z"}`, status: 409, code: "sale_open"},
+		{name: "public unknown concert", method: "GET", path: "/api/concerts/9223372036854775807", status: 404, code: "concert_not_found"},
+		{name: "a concert of more than a million seats", method: "POST", path: "/admin/concerts", headers: adminAuth,
+			body: mustJSON(map[string]any{"name": "big", "dates": []any{day(5), day(6), day(7), day(8), day(9), day(10), day(11), day(12), day(13), day(14), day(15)},
+				"seats": []any{map[string]any{"from": 1, "to": 100_000, "price": 5}}})},
 		{name: "hold for another user", method: "POST", path: "/api/reservation", headers: auth, body: mustJSON(holdBody("someone-else", day(1), 3)), status: 403, code: "user_mismatch"},
 		{name: "pay for another user", method: "POST", path: "/api/payment", headers: auth, body: mustJSON(payBody("someone-else", rid, 10000)), status: 403, code: "user_mismatch"},
 		{name: "no such route", method: "GET", path: "/api/nothing", status: 404, code: "not_found"},

@@ -93,6 +93,7 @@ func (s *server) handleHold(c *gin.Context) {
 		fail(err)
 		return
 	}
+	s.Stats.Held(t.ConcertID)
 	// Written without reflection, as the poll's: every value is a number or
 	// a string JSON never escapes (a checked date, an RFC 3339 time).
 	buf := bufs.Get().(*[]byte)

@@ -198,10 +198,15 @@ func (r *request) seat() (n int) {
 	return n
 }
 
-// optionalID reads an optional id field, def when absent.
-func (r *request) optionalID(name string, def int64) int64 {
-	if r.err != nil || !r.f.has(name) {
+// optionalConcertID reads the optional concert_id field, def when absent.
+// Concert ids may be any positive 63-bit integer.
+func (r *request) optionalConcertID(def int64) (n int64) {
+	if r.err != nil || !r.f.has("concert_id") {
 		return def
 	}
-	return r.id(name)
+	r.read(func() (err error) {
+		n, err = parseInt("concert_id", string(r.f["concert_id"]), 1, maxConcertID)
+		return
+	})
+	return n
 }

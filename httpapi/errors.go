@@ -38,7 +38,7 @@ var (
 	errUserMismatch = &apiError{http.StatusForbidden, "user_mismatch", "user_id does not match the token's user"}
 	errBodyTooLarge = &apiError{http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than 64 KiB"}
 	errAdminAuth    = &apiError{http.StatusUnauthorized, "unauthorized", "missing or wrong admin token"}
-	errAdminOff     = &apiError{http.StatusForbidden, "admin_disabled", "admin routes are disabled: ADMIN_TOKEN is not set"}
+	errAdminOff     = &apiError{http.StatusForbidden, "admin_disabled", "admin routes are disabled: neither ADMIN_TOKEN nor ADMIN_TOKENS is set"}
 	errNotFound     = &apiError{http.StatusNotFound, "not_found", "no such route"}
 	errRateLimited  = &apiError{http.StatusTooManyRequests, "rate_limited", "too many token requests from this client; retry later"}
 )
@@ -60,9 +60,11 @@ var codes = []struct {
 	{queue.ErrNotAdmitted, domainError{http.StatusForbidden, "not_admitted"}},
 	{queue.ErrInvalidSettings, domainError{http.StatusBadRequest, "invalid_request"}},
 	{queue.ErrSoldOut, domainError{http.StatusConflict, "sold_out"}},
-	{queue.ErrSaleOpen, domainError{http.StatusConflict, "sale_open"}},
 	{queue.ErrNoDraw, domainError{http.StatusNotFound, "draw_not_found"}},
 	{booking.ErrConcertNotFound, domainError{http.StatusNotFound, "concert_not_found"}},
+	{booking.ErrInvalidConcert, domainError{http.StatusBadRequest, "invalid_request"}},
+	{booking.ErrSaleOpen, domainError{http.StatusConflict, "sale_open"}},
+	{queue.ErrSaleOpen, domainError{http.StatusConflict, "sale_open"}},
 	{booking.ErrDateNotFound, domainError{http.StatusNotFound, "date_not_found"}},
 	{booking.ErrSeatNotFound, domainError{http.StatusNotFound, "seat_not_found"}},
 	{booking.ErrSeatTaken, domainError{http.StatusConflict, "seat_taken"}},
@@ -87,9 +89,9 @@ var messages = map[string]string{
 	"token_expired":         "the token has expired or was released; enter the queue again",
 	"not_admitted":          "still waiting in the queue",
 	"sold_out":              "every seat of this concert is sold",
-	"sale_open":             "the sale has opened; its schedule can no longer change",
 	"draw_not_found":        "this concert has no scheduled open, hence no draw",
 	"concert_not_found":     "no such concert",
+	"sale_open":             "the sale has opened: its opening time can no longer change",
 	"date_not_found":        "no such date for this concert",
 	"seat_not_found":        "no such seat on this date",
 	"seat_taken":            "the seat is held or sold",

@@ -22,14 +22,24 @@ func smallHarness(t *testing.T, seats int, change func(*config.Config)) *harness
 func TestPrequeueAndDrawOverHTTP(t *testing.T) {
 	h := newHarness(t, nil)
 	opens := time.Now().Add(time.Hour).Truncate(time.Second)
-	sch, err := h.gw.Queue.Schedule(h.ctx, 1, &opens)
+	cr := h.admin("POST", "/admin/concerts", map[string]any{
+		"name": "Scheduled", "dates": []string{day(2)}, "opens_at": opens.Format(time.RFC3339),
+		"seats": []any{map[string]any{"from": 1, "to": 5, "price": 10000}},
+	})
+	if cr.Code != http.StatusCreated {
+		t.Fatalf("create a scheduled concert: %d %s", cr.Code, cr.Body)
+	}
+	id := cr.num("concert_id")
+	ids := strconv.FormatInt(id, 10)
+	d0, err := h.gw.Queue.Draw(h.ctx, id, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.gw.Queue.Admit(h.ctx, 1); err != nil {
+	sch := struct{ Commitment string }{d0.Commitment}
+	if _, err := h.gw.Queue.Admit(h.ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	e := h.do("POST", "/api/tokens", map[string]any{"user_id": "early"})
+	e := h.do("POST", "/api/tokens", map[string]any{"user_id": "early", "concert_id": id})
 	if e.Code != 201 || e.str("status") != "prequeue" || e.body["queue_position"] != nil || e.str("opens_at") != opens.Format(time.RFC3339) {
 		t.Fatalf("entry before the open = %d %s, want prequeue, queue_position null, opens_at", e.Code, e.Body)
 	}
@@ -41,22 +51,27 @@ func TestPrequeueAndDrawOverHTTP(t *testing.T) {
 	if r := h.do("GET", "/api/reservationData/available", nil, bearer(tok)...); r.Code != 403 || r.code() != "not_admitted" {
 		t.Errorf("pre-queue token at an active route = %d %s, want 403 not_admitted", r.Code, r.Body)
 	}
-	d := h.do("GET", "/api/concerts/1/draw", nil)
+	d := h.do("GET", "/api/concerts/"+ids+"/draw", nil)
 	if d.Code != 200 || d.str("commitment") != sch.Commitment || d.num("entrants") != 1 || d.body["seed"] != nil || d.body["keys"] != nil {
 		t.Errorf("draw before the open = %d %s, want the commitment, 1 entrant, no seed or keys", d.Code, d.Body)
 	}
 
-	past := time.Now().Add(-time.Second)
-	if _, err := h.gw.Queue.Schedule(h.ctx, 1, &past); err != nil {
-		t.Fatal(err)
+	past := time.Now().Add(time.Second).Truncate(time.Second)
+	if r := h.admin("PATCH", "/admin/concerts/"+ids, map[string]any{"opens_at": past.Format(time.RFC3339)}); r.Code != 200 {
+		t.Fatalf("move the open: %d %s", r.Code, r.Body)
+	}
+	for time.Now().Before(past) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	for _, u := range []string{"early2", "early3"} {
-		h.enter(u)
+		if r := h.do("POST", "/api/tokens", map[string]any{"user_id": u, "concert_id": id}); r.Code != 201 {
+			t.Fatalf("enter %s: %d %s", u, r.Code, r.Body)
+		}
 	}
-	if _, err := h.gw.Queue.Admit(h.ctx, 1); err != nil {
+	if _, err := h.gw.Queue.Admit(h.ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	d = h.do("GET", "/api/concerts/1/draw?offset=0&limit=10000", nil)
+	d = h.do("GET", "/api/concerts/"+ids+"/draw?offset=0&limit=10000", nil)
 	keys, _ := d.body["keys"].([]any)
 	var ks []string
 	for _, k := range keys {
@@ -72,10 +87,10 @@ func TestPrequeueAndDrawOverHTTP(t *testing.T) {
 	if p.Code != 200 || p.str("status") != "waiting" || p.num("queue_position") != int64(place) {
 		t.Errorf("poll after the open = %d %s, want waiting at %d (its draw place)", p.Code, p.Body, place)
 	}
-	if page := h.do("GET", "/api/concerts/1/draw?offset=2&limit=5", nil); len(page.body["keys"].([]any)) != 1 {
+	if page := h.do("GET", "/api/concerts/"+ids+"/draw?offset=2&limit=5", nil); len(page.body["keys"].([]any)) != 1 {
 		t.Errorf("page from offset 2 = %s, want the one last key", page.Body)
 	}
-	st := h.admin("GET", "/admin/queue?concert_id=1", nil)
+	st := h.admin("GET", "/admin/queue?concert_id="+ids, nil)
 	if st.str("opens_at") != past.Format(time.RFC3339) || st.str("state") != "open" {
 		t.Errorf("admin queue after the open = %s", st.Body)
 	}
@@ -86,17 +101,17 @@ func TestPrequeueAndDrawOverHTTP(t *testing.T) {
 	}{
 		{"/api/concerts/abc/draw", 400, "invalid_request"},
 		{"/api/concerts/0/draw", 400, "invalid_request"},
-		{"/api/concerts/1/draw?limit=0", 400, "invalid_request"},
-		{"/api/concerts/1/draw?limit=10001", 400, "invalid_request"},
-		{"/api/concerts/1/draw?offset=-1", 400, "invalid_request"},
+		{"/api/concerts/" + ids + "/draw?limit=0", 400, "invalid_request"},
+		{"/api/concerts/" + ids + "/draw?limit=10001", 400, "invalid_request"},
+		{"/api/concerts/" + ids + "/draw?offset=-1", 400, "invalid_request"},
 		{"/api/concerts/99/draw", 404, "concert_not_found"},
 	} {
 		if r := h.do("GET", c.path, nil); r.Code != c.status || r.code() != c.code {
 			t.Errorf("GET %s = %d %s, want %d %s", c.path, r.Code, r.Body, c.status, c.code)
 		}
 	}
-	if _, err := h.gw.Queue.Schedule(h.ctx, 1, &opens); err == nil {
-		t.Errorf("moving the open after it: no error, want ErrSaleOpen")
+	if r := h.admin("PATCH", "/admin/concerts/"+ids, map[string]any{"opens_at": opens.Format(time.RFC3339)}); r.Code != 409 || r.code() != "sale_open" {
+		t.Errorf("moving the open after it: %d %s, want 409 sale_open", r.Code, r.Body)
 	}
 }
 

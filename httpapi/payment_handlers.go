@@ -108,6 +108,9 @@ func (s *server) handlePayment(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if !receipt.Replayed {
+		s.Stats.Sold(t.ConcertID)
+	}
 	if err := s.Queue.Release(ctx, t); err != nil {
 		// The sale stands; the slot lapses by itself at its active TTL.
 		s.log.WarnContext(ctx, "release after payment", "token_id", t.Seq, "err", err)

@@ -22,7 +22,7 @@ import (
 func (s *server) handleEnter(c *gin.Context) {
 	r := readRequest(c)
 	user := r.userID()
-	concert := r.optionalID("concert_id", s.DefaultConcert)
+	concert := r.optionalConcertID(s.DefaultConcert)
 	if r.err != nil {
 		s.writeError(c, r.err)
 		return
@@ -36,6 +36,9 @@ func (s *server) handleEnter(c *gin.Context) {
 	if err != nil {
 		s.writeError(c, err)
 		return
+	}
+	if t.Created {
+		s.Stats.Entered(concert)
 	}
 	buf := bufs.Get().(*[]byte)
 	b := append((*buf)[:0], `{"token":"`...)

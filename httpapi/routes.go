@@ -24,14 +24,35 @@ func (s *server) routes(e *gin.Engine) {
 	active.GET("/reservationData/available", s.handleAvailableDates)
 	active.GET("/reservationSeat/available", s.handleAvailableSeats)
 
+	// The public catalogue, from memory; fans' pages read it.
+	api.GET("/concerts", s.handlePublicConcerts)
+	api.GET("/concerts/:id", s.handlePublicConcert)
+	// Anyone may check a scheduled sale's draw.
 	api.GET("/concerts/:id/draw", s.handleDraw)
+
 	api.GET("/pay", s.handleBalance)
 	api.POST("/chargePay", s.handleCharge)
 	// Payment checks the token itself: an idempotent retry must be answered
 	// even after the payment released the token.
 	api.POST("/payment", s.requireToken, s.handlePayment)
 
+	// The fan's pages are files held in memory: no deadline, no I/O.
+	if s.Pages != nil {
+		e.GET("/", s.handleHome)
+		e.GET("/wait/:concert_id", s.handleWaitPage)
+		e.GET("/fan/*file", s.handlePageAsset)
+	}
+
 	admin := e.Group("/admin", s.deadline, s.requireAdmin)
 	admin.GET("/queue", s.handleAdminQueue)
 	admin.PATCH("/queue", s.handleAdminPatchQueue)
+	admin.GET("/queue/stats", s.handleStats)
+	admin.GET("/queue/projection", s.handleProjection)
+	admin.GET("/audit", s.handleAudit)
+	admin.GET("/concerts", s.handleListConcerts)
+	admin.GET("/concerts/:id", s.handleGetConcert)
+	admin.PATCH("/concerts/:id", s.handlePatchConcert)
+	// Creating a concert writes up to a million seats: it gets a longer
+	// deadline than other requests.
+	e.POST("/admin/concerts", s.longDeadline, s.requireAdmin, s.handleCreateConcert)
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rushgate/rushgate/admin"
 	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
 )
@@ -26,6 +28,12 @@ type Booking interface {
 	AvailableDates(ctx context.Context, concertID int64) ([]string, error)
 	AvailableSeats(ctx context.Context, concertID int64, date string) ([]int, error)
 	Hold(ctx context.Context, concertID int64, userID, date string, seat int, gate ...booking.Gate) (booking.Hold, error)
+	// The catalogue.
+	Concerts(ctx context.Context) ([]booking.Concert, error)
+	OnSale(ctx context.Context) ([]booking.Concert, error)
+	Concert(ctx context.Context, id int64) (booking.Concert, error)
+	SeatCounts(ctx context.Context, concertID int64) ([]booking.DateSeats, error)
+	FreeSeats(ctx context.Context, concertID int64) (int, error)
 }
 
 // Payment is what the HTTP layer needs of payment.
@@ -38,15 +46,35 @@ type Payment interface {
 	Replay(ctx context.Context, r payment.Request) (receipt payment.Receipt, found bool, err error)
 }
 
+// Pages are the fan's browser pages (package web/fan).
+type Pages interface {
+	// Home writes the list of concerts on sale.
+	Home(w http.ResponseWriter, r *http.Request)
+	// Wait writes the waiting page of a concert; false when id is no
+	// concert id (nothing written).
+	Wait(w http.ResponseWriter, r *http.Request, id string) bool
+	// Asset writes a script or style of the pages; false when there is none.
+	Asset(w http.ResponseWriter, r *http.Request, name string) bool
+}
+
 // Deps are what the HTTP layer is built from.
 type Deps struct {
 	Queue   *queue.Queue
 	Booking Booking
 	Payment Payment
+	// Pages are the browser pages; nil serves none.
+	Pages Pages
 	// Ready reports whether Redis and Postgres answer (for /readyz).
 	Ready func(ctx context.Context) error
-	// AdminToken guards /admin; empty disables the admin routes (403).
+	// AdminKeys are the keys that open /admin, by label (the actor named in
+	// the audit log); none disables the admin routes (403). AdminToken, when
+	// set, is one more key, labelled "admin".
+	AdminKeys  map[string]string
 	AdminToken string
+	// Admin applies and records operators' changes.
+	Admin *admin.Service
+	// Stats counts what happens for the live view (nil: nothing counted).
+	Stats *livestats.Recorder
 	// DefaultConcert is the concert of a request that names none.
 	DefaultConcert int64
 	// EnterRatePerIP limits token issues per second per client; 0 is no limit.
@@ -65,10 +93,10 @@ type Deps struct {
 
 type server struct {
 	Deps
-	log     *slog.Logger
-	adminH  [32]byte
-	limiter *limiter
-	metrics *httpMetrics
+	log       *slog.Logger
+	adminKeys []adminKey
+	limiter   *limiter
+	metrics   *httpMetrics
 }
 
 // New returns the gateway's whole http.Handler.
@@ -89,7 +117,13 @@ func New(d Deps) (http.Handler, error) {
 		reg := prometheus.NewRegistry()
 		d.Registry, d.Gatherer = reg, reg
 	}
-	s := &server{Deps: d, log: d.Logger, adminH: sha256.Sum256([]byte(d.AdminToken))}
+	s := &server{Deps: d, log: d.Logger}
+	for label, key := range d.AdminKeys {
+		s.adminKeys = append(s.adminKeys, adminKey{label: label, hash: sha256.Sum256([]byte(key))})
+	}
+	if d.AdminToken != "" {
+		s.adminKeys = append(s.adminKeys, adminKey{label: "admin", hash: sha256.Sum256([]byte(d.AdminToken))})
+	}
 	if d.EnterRatePerIP > 0 {
 		s.limiter = newLimiter(d.EnterRatePerIP, d.Now)
 	}
@@ -133,6 +167,18 @@ func (s *server) deadline(c *gin.Context) {
 	c.Next()
 }
 
+// longDeadline is deadline for the few admin requests that write a lot
+// (creating a concert of up to a million seats).
+func (s *server) longDeadline(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), max(s.RequestTimeout, longRequest))
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
+
+// longRequest bounds the requests under longDeadline.
+const longRequest = time.Minute
+
 // recoverPanics answers 500 internal without a stack trace in the body.
 func (s *server) recoverPanics(c *gin.Context) {
 	defer func() {
@@ -149,18 +195,39 @@ func (s *server) recoverPanics(c *gin.Context) {
 	c.Next()
 }
 
-// requireAdmin checks the admin bearer key in constant time (hashing first,
-// so not even its length leaks).
+// adminKey is one admin key, kept as its hash.
+type adminKey struct {
+	label string
+	hash  [32]byte
+}
+
+// actorKey is where requireAdmin leaves the label of the key used.
+const actorKey = "rushgate.admin_actor"
+
+// requireAdmin checks the admin bearer key against every key in constant
+// time (comparing hashes, so not even a key's length leaks, and never
+// stopping at the first match, so the time says nothing of which key
+// matched), and remembers the key's label as the actor of the request.
 func (s *server) requireAdmin(c *gin.Context) {
-	if s.AdminToken == "" {
+	if len(s.adminKeys) == 0 {
 		s.writeError(c, errAdminOff)
 		return
 	}
 	got, ok := bearer(c)
 	h := sha256.Sum256([]byte(got))
-	if !ok || subtle.ConstantTimeCompare(h[:], s.adminH[:]) != 1 {
+	match := -1
+	for i := range s.adminKeys {
+		if subtle.ConstantTimeCompare(h[:], s.adminKeys[i].hash[:]) == 1 {
+			match = i
+		}
+	}
+	if !ok || match < 0 {
 		s.writeError(c, errAdminAuth)
 		return
 	}
+	c.Set(actorKey, s.adminKeys[match].label)
 	c.Next()
 }
+
+// actor is the label of the admin key of the request.
+func actor(c *gin.Context) string { return c.GetString(actorKey) }

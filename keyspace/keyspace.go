@@ -110,3 +110,12 @@ func (c Concert) Hold(id int64) string { return c.base + "hold:" + strconv.Forma
 
 // UserHolds is the sorted set of a user's unpaid hold ids scored by expiry.
 func (c Concert) UserHolds(user string) string { return c.base + "user_holds:" + user }
+
+// Live stats keys.
+
+// Stats is the hash of the per-second counts and levels of one minute (unix
+// seconds / 60) of the concert's line; it expires after the retention of
+// the live view.
+func (c Concert) Stats(minute int64) string {
+	return c.base + "stats:" + strconv.FormatInt(minute, 10)
+}

@@ -1,6 +1,8 @@
 package keyspace_test
 
 import (
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,15 +26,15 @@ func hashTag(key string) string {
 func TestEveryKeyOfAConcertSharesItsHashSlot(t *testing.T) {
 	for _, prefix := range []string{"", "rg:", "rgtest:abc123:"} {
 		space := keyspace.New(prefix)
-		for _, id := range []int64{1, 42} {
+		for _, id := range []int64{1, 42, math.MaxInt64} {
 			c := space.Concert(id)
 			keys := []string{
 				c.Seq(), c.Waiting(), c.Active(), c.ActiveUsers(), c.Timeline(), c.Queue(),
 				c.HoldSeq(), c.Seat("2030-01-02", 7), c.Held("2030-01-02"), c.Sold("2030-01-02"),
-				c.Hold(12345), c.UserHolds("user.name@example-1"),
+				c.Hold(12345), c.UserHolds("user.name@example-1"), c.Stats(29_500_000),
 				c.Prequeue(), c.Draw(), c.DrawOrder(), c.Heartbeats(), c.Skipped(), c.Rejoined(),
 			}
-			want := "c:" + map[int64]string{1: "1", 42: "42"}[id]
+			want := "c:" + strconv.FormatInt(id, 10)
 			seen := map[string]bool{}
 			for _, k := range keys {
 				if got := hashTag(k); got != want {

@@ -30,7 +30,8 @@
 --
 -- Returns {admitted, head, waiting, active, admitted_total, paused,
 --          admit_per_second * 1000, max_active, active_ttl_ms,
---          state, open_seq, opens_at_ms, skipped_total, free_seats}
+--          state, open_seq, opens_at_ms, skipped_total, free_seats, skipped}
+--   skipped  tokens this step skipped as silent
 --   state  0 open, 1 scheduled, 2 placing the pre-queue, 3 sold out
 
 local q, waiting, active, active_users, timeline = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -63,6 +64,7 @@ local opens_at = tonumber(s[10]) or 0
 local open_seq = tonumber(s[11]) or 0
 local open_ms = tonumber(s[12]) or 0
 local skipped_total = tonumber(s[13]) or 0
+local skipped_before = skipped_total
 
 -- Lapse active tokens whose time is up, freeing their slots.
 local lapsed = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, 1000)
@@ -193,4 +195,4 @@ redis.call('HSET', q, 'tokens', tostring(tokens), 'last_ms', string.format('%d',
   'sold_out', sold_out and '1' or '0')
 return {admitted, head, redis.call('ZCARD', waiting), redis.call('ZCARD', active), total,
   paused and 1 or 0, math.floor(rate * 1000 + 0.5), max_active, active_ttl,
-  state, open_seq, opens_at, skipped_total, free}
+  state, open_seq, opens_at, skipped_total, free, skipped_total - skipped_before}

@@ -62,6 +62,10 @@ type Config struct {
 	Stock func(ctx context.Context, concertID int64) (Stock, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnAdmit, when set, is told the outcome of every admission step this
+	// replica runs (the live view counts with it). It must be quick: it runs
+	// on the admission loop.
+	OnAdmit func(concertID int64, a Admission)
 }
 
 // Stock is what admission needs to know of a concert's seats.
@@ -349,6 +353,7 @@ type Admission struct {
 	Waiting       int64
 	Active        int64
 	AdmittedTotal int64
+	Skipped       int64 // waiting tokens this step skipped as silent
 	SkippedTotal  int64 // waiting tokens skipped as silent, since the line began
 	Settings      Settings
 	State         string    // StateOpen, StateScheduled or StateSoldOut
@@ -439,7 +444,7 @@ func (q *Queue) admitStep(ctx context.Context, concertID int64) (Admission, erro
 	if err != nil {
 		return Admission{}, fmt.Errorf("queue: admit: %w", err)
 	}
-	if len(res) != 14 {
+	if len(res) != 15 {
 		return Admission{}, fmt.Errorf("queue: admit: unexpected reply %v", res)
 	}
 	a := Admission{
@@ -450,13 +455,16 @@ func (q *Queue) admitStep(ctx context.Context, concertID int64) (Admission, erro
 			MaxActive:      res[7],
 			ActiveTTL:      time.Duration(res[8]) * time.Millisecond,
 		},
-		state: int(res[9]), OpenSeq: res[10], SkippedTotal: res[12], FreeSeats: res[13],
+		state: int(res[9]), OpenSeq: res[10], SkippedTotal: res[12], FreeSeats: res[13], Skipped: res[14],
 	}
 	a.State = stateName(a.state, a.Settings.Paused)
 	if res[11] > 0 {
 		a.OpensAt = time.UnixMilli(res[11])
 	}
 	q.observe(concertID, now, a)
+	if q.cfg.OnAdmit != nil {
+		q.cfg.OnAdmit(concertID, a)
+	}
 	return a, nil
 }
 

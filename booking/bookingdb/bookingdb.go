@@ -28,9 +28,6 @@ var (
 	ErrConcertExists = errors.New("bookingdb: concert exists")
 )
 
-// dateLayout is how Postgres dates are read and written (YYYY-MM-DD).
-const dateLayout = "2006-01-02"
-
 // Store reads and writes booking's tables.
 type Store struct {
 	db *sqlx.DB
@@ -204,25 +201,25 @@ func (s *Store) ConcertExists(ctx context.Context, id int64) (bool, error) {
 	return ok, nil
 }
 
-// NewConcert describes a concert to create: Dates consecutive days from
-// FirstDate, each with seats numbered 1..Seats at Price.
-type NewConcert struct {
-	ID        int64 // 0: the next id of the sequence
-	Name      string
-	FirstDate time.Time // its calendar day in its own location counts
-	Dates     int
-	Seats     int
-	Price     int64
+// Block is a run of seats numbered From..To (inclusive) at one price.
+type Block struct {
+	From, To int
+	Price    int64
 }
 
-// CreateConcert creates a concert with its dates and seats in one
-// transaction and returns its id. Dates and seats are each one
-// INSERT ... SELECT generate_series, so a 50,000-seat date is one statement,
-// not 50,000 round trips. Returns ErrConcertExists when the id is taken.
+// NewConcert describes a concert to create: every one of Days gets the seats
+// of Blocks. The caller has validated it (booking does).
+type NewConcert struct {
+	ID      int64 // 0: the next id of the sequence
+	Name    string
+	OpensAt *time.Time
+	Days    []string // YYYY-MM-DD
+	Blocks  []Block
+}
+
+// CreateConcert creates a concert in a transaction of its own; see
+// InsertConcert.
 func (s *Store) CreateConcert(ctx context.Context, c NewConcert) (id int64, err error) {
-	if c.Dates < 1 || c.Seats < 1 || c.Price < 1 {
-		return 0, fmt.Errorf("bookingdb: create concert: dates, seats and price must be positive (got %d, %d, %d)", c.Dates, c.Seats, c.Price)
-	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("bookingdb: create concert: %w", err)
@@ -232,15 +229,33 @@ func (s *Store) CreateConcert(ctx context.Context, c NewConcert) (id int64, err 
 			tx.Rollback()
 		}
 	}()
+	if id, err = InsertConcert(ctx, tx, c); err != nil {
+		return 0, err
+	}
+	if err = tx.Commit(); err != nil {
+		return 0, fmt.Errorf("bookingdb: create concert: %w", err)
+	}
+	return id, nil
+}
+
+// InsertConcert creates a concert with its dates, seat blocks and seats inside
+// the caller's transaction and returns its id. The seats of each date are one
+// INSERT ... SELECT generate_series, so a 100,000-seat date is one statement,
+// not 100,000 round trips, and no statement is longer than one date's seats.
+// Returns ErrConcertExists when the id is taken.
+func InsertConcert(ctx context.Context, tx sqlx.ExtContext, c NewConcert) (id int64, err error) {
+	if len(c.Days) == 0 || len(c.Blocks) == 0 {
+		return 0, fmt.Errorf("bookingdb: create concert: no dates or no seats")
+	}
 	if c.ID == 0 {
-		err = tx.GetContext(ctx, &id, `INSERT INTO concerts (name) VALUES ($1) RETURNING concert_id`, c.Name)
+		err = sqlx.GetContext(ctx, tx, &id, `INSERT INTO concerts (name, opens_at) VALUES ($1, $2) RETURNING concert_id`, c.Name, c.OpensAt)
 	} else {
-		err = tx.GetContext(ctx, &id, `INSERT INTO concerts (concert_id, name) VALUES ($1, $2) RETURNING concert_id`, c.ID, c.Name)
+		err = sqlx.GetContext(ctx, tx, &id, `INSERT INTO concerts (concert_id, name, opens_at) VALUES ($1, $2, $3) RETURNING concert_id`, c.ID, c.Name, c.OpensAt)
 		if err == nil {
 			// An explicit id does not move the sequence; keep it ahead so a
 			// later concert without an id does not collide.
 			_, err = tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('concerts', 'concert_id'),
-				(SELECT max(concert_id) FROM concerts))`)
+				GREATEST((SELECT max(concert_id) FROM concerts), 1))`)
 		}
 	}
 	if err != nil {
@@ -250,22 +265,113 @@ func (s *Store) CreateConcert(ctx context.Context, c NewConcert) (id int64, err 
 		}
 		return 0, fmt.Errorf("bookingdb: create concert: %w", err)
 	}
+	from, to, price := make([]int64, len(c.Blocks)), make([]int64, len(c.Blocks)), make([]int64, len(c.Blocks))
+	for i, b := range c.Blocks {
+		from[i], to[i], price[i] = int64(b.From), int64(b.To), b.Price
+	}
 	if _, err = tx.ExecContext(ctx, `
+		INSERT INTO seat_blocks (concert_id, seat_from, seat_to, price)
+		SELECT $1, f, t, p FROM unnest($2::int[], $3::int[], $4::numeric[]) AS b(f, t, p)`,
+		id, pq.Array(from), pq.Array(to), pq.Array(price)); err != nil {
+		return 0, fmt.Errorf("bookingdb: create seat blocks: %w", err)
+	}
+	var dateIDs []int64
+	if err = sqlx.SelectContext(ctx, tx, &dateIDs, `
 		INSERT INTO concert_dates (concert_id, concert_date)
-		SELECT $1, $2::date + g FROM generate_series(0, $3 - 1) AS g`,
-		id, c.FirstDate.Format(dateLayout), c.Dates); err != nil {
+		SELECT $1, d FROM unnest($2::date[]) AS d RETURNING date_id`,
+		id, pq.Array(c.Days)); err != nil {
 		return 0, fmt.Errorf("bookingdb: create concert dates: %w", err)
 	}
-	if _, err = tx.ExecContext(ctx, `
-		INSERT INTO seats (date_id, seat_number, price)
-		SELECT d.date_id, n, $3 FROM concert_dates d CROSS JOIN generate_series(1, $2) AS n
-		WHERE d.concert_id = $1`, id, c.Seats, c.Price); err != nil {
-		return 0, fmt.Errorf("bookingdb: create concert seats: %w", err)
-	}
-	if err = tx.Commit(); err != nil {
-		return 0, fmt.Errorf("bookingdb: create concert: %w", err)
+	for _, dateID := range dateIDs {
+		if _, err = tx.ExecContext(ctx, `
+			INSERT INTO seats (date_id, seat_number, price)
+			SELECT $1, n, b.price FROM seat_blocks b CROSS JOIN LATERAL generate_series(b.seat_from, b.seat_to) AS n
+			WHERE b.concert_id = $2`, dateID, id); err != nil {
+			return 0, fmt.Errorf("bookingdb: create concert seats: %w", err)
+		}
 	}
 	return id, nil
+}
+
+// Details is what an operator wrote of a concert: its name, when its sale
+// opens and its seat blocks.
+type Details struct {
+	ID      int64
+	Name    string
+	OpensAt *time.Time
+	Blocks  []Block
+}
+
+type detailsRow struct {
+	ID      int64        `db:"concert_id"`
+	Name    string       `db:"name"`
+	OpensAt sql.NullTime `db:"opens_at"`
+}
+
+type blockRow struct {
+	ConcertID int64 `db:"concert_id"`
+	From      int   `db:"seat_from"`
+	To        int   `db:"seat_to"`
+	Price     int64 `db:"price"`
+}
+
+// AllDetails returns the details of every concert, ascending by id, in two
+// queries whatever the size of the catalogue.
+func (s *Store) AllDetails(ctx context.Context) ([]Details, error) {
+	var rows []detailsRow
+	if err := s.db.SelectContext(ctx, &rows, `SELECT concert_id, name, opens_at FROM concerts ORDER BY concert_id`); err != nil {
+		return nil, fmt.Errorf("bookingdb: concerts: %w", err)
+	}
+	var blocks []blockRow
+	if err := s.db.SelectContext(ctx, &blocks, `
+		SELECT concert_id, seat_from, seat_to, price FROM seat_blocks ORDER BY concert_id, seat_from`); err != nil {
+		return nil, fmt.Errorf("bookingdb: seat blocks: %w", err)
+	}
+	out := make([]Details, len(rows))
+	at := make(map[int64]int, len(rows))
+	for i, r := range rows {
+		out[i] = toDetails(r)
+		at[r.ID] = i
+	}
+	for _, b := range blocks {
+		if i, ok := at[b.ConcertID]; ok {
+			out[i].Blocks = append(out[i].Blocks, Block{From: b.From, To: b.To, Price: b.Price})
+		}
+	}
+	return out, nil
+}
+
+func toDetails(r detailsRow) Details {
+	d := Details{ID: r.ID, Name: r.Name}
+	if r.OpensAt.Valid {
+		t := r.OpensAt.Time
+		d.OpensAt = &t
+	}
+	return d
+}
+
+// LockDetails reads a concert's name and opening time inside the caller's
+// transaction and locks its row until the transaction ends, so concurrent
+// changes of one concert apply one after another. Returns ErrNotFound.
+func LockDetails(ctx context.Context, tx sqlx.ExtContext, id int64) (Details, error) {
+	var r detailsRow
+	err := sqlx.GetContext(ctx, tx, &r, `SELECT concert_id, name, opens_at FROM concerts WHERE concert_id = $1 FOR UPDATE`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Details{}, ErrNotFound
+	}
+	if err != nil {
+		return Details{}, fmt.Errorf("bookingdb: lock concert %d: %w", id, err)
+	}
+	return toDetails(r), nil
+}
+
+// UpdateDetails sets a concert's name and opening time (nil: none) inside the
+// caller's transaction.
+func UpdateDetails(ctx context.Context, tx sqlx.ExtContext, id int64, name string, opensAt *time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE concerts SET name = $2, opens_at = $3 WHERE concert_id = $1`, id, name, opensAt); err != nil {
+		return fmt.Errorf("bookingdb: update concert %d: %w", id, err)
+	}
+	return nil
 }
 
 // Sale is a sold seat, as RecentSales reports it.

@@ -13,12 +13,29 @@ import (
 
 var first = time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)
 
+// days returns n consecutive days from first.
+func days(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = first.AddDate(0, 0, i).Format("2006-01-02")
+	}
+	return out
+}
+
+// blocks is one block of seats 1..seats at price, or none when seats is 0.
+func blocks(seats int, price int64) []bookingdb.Block {
+	if seats == 0 {
+		return nil
+	}
+	return []bookingdb.Block{{From: 1, To: seats, Price: price}}
+}
+
 func TestCreateConcert(t *testing.T) {
 	db, _ := testenv.Postgres(t)
 	store := bookingdb.New(db)
 	ctx := context.Background()
 
-	id, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 5, Name: "five", FirstDate: first, Dates: 2, Seats: 3, Price: 7000})
+	id, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 5, Name: "five", Days: days(2), Blocks: blocks(3, 7000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,14 +44,14 @@ func TestCreateConcert(t *testing.T) {
 	}
 
 	t.Run("ErrConcertExists for a taken id", func(t *testing.T) {
-		_, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 5, Name: "again", FirstDate: first, Dates: 1, Seats: 1, Price: 1})
+		_, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 5, Name: "again", Days: days(1), Blocks: blocks(1, 1)})
 		if !errors.Is(err, bookingdb.ErrConcertExists) {
 			t.Fatalf("err = %v, want ErrConcertExists", err)
 		}
 	})
 
 	t.Run("an id from the sequence comes after an explicit one", func(t *testing.T) {
-		id, err := store.CreateConcert(ctx, bookingdb.NewConcert{Name: "next", FirstDate: first, Dates: 1, Seats: 1, Price: 1})
+		id, err := store.CreateConcert(ctx, bookingdb.NewConcert{Name: "next", Days: days(1), Blocks: blocks(1, 1)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,9 +62,9 @@ func TestCreateConcert(t *testing.T) {
 
 	t.Run("rejects an empty catalogue", func(t *testing.T) {
 		for _, c := range []bookingdb.NewConcert{
-			{Name: "no dates", FirstDate: first, Seats: 1, Price: 1},
-			{Name: "no seats", FirstDate: first, Dates: 1, Price: 1},
-			{Name: "free", FirstDate: first, Dates: 1, Seats: 1},
+			{Name: "no dates", Blocks: blocks(1, 1)},
+			{Name: "no seats", Days: days(1)},
+			{Name: "free", Days: days(1), Blocks: blocks(1, 0)},
 		} {
 			if _, err := store.CreateConcert(ctx, c); err == nil {
 				t.Errorf("%s: created", c.Name)
@@ -87,7 +104,7 @@ func TestSales(t *testing.T) {
 	db, _ := testenv.Postgres(t)
 	store := bookingdb.New(db)
 	ctx := context.Background()
-	if _, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 1, Name: "one", FirstDate: first, Dates: 1, Seats: 5, Price: 100}); err != nil {
+	if _, err := store.CreateConcert(ctx, bookingdb.NewConcert{ID: 1, Name: "one", Days: days(1), Blocks: blocks(5, 100)}); err != nil {
 		t.Fatal(err)
 	}
 	cat, err := store.Catalogue(ctx)

@@ -2,33 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rushgate/rushgate/draw"
 )
-
-// drawPage is one answer of GET /api/concerts/{id}/draw.
-type drawPage struct {
-	ConcertID  int64    `json:"concert_id"`
-	OpensAt    string   `json:"opens_at"`
-	Commitment string   `json:"commitment"`
-	Entrants   int64    `json:"entrants"`
-	Seed       string   `json:"seed"`
-	KeysDigest string   `json:"keys_digest"`
-	Keys       []string `json:"keys"`
-}
-
-// verifyDrawPage is the page size verify-draw asks for: the contract's most.
-const verifyDrawPage = 10000
 
 // verifyDraw checks a concert's published draw from the outside, as anyone
 // can: it needs only the gateway's public URL. Exits non-zero (an error) on
@@ -47,71 +30,30 @@ func verifyDraw(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("verify-draw: --concert must be a positive id")
 	}
 	client := &http.Client{Timeout: 30 * time.Second}
-	first, err := fetchDrawPage(ctx, client, *base, *concert, 0)
-	if err != nil {
-		return err
-	}
-	if first.Seed == "" {
+	first, pub, err := draw.Fetch(ctx, client, *base, *concert)
+	if errors.Is(err, draw.ErrNotOpen) {
 		return fmt.Errorf("verify-draw: concert %d opens at %s: the seed is published after the open (commitment %s, %d entrants so far)",
 			*concert, first.OpensAt, first.Commitment, first.Entrants)
 	}
-	keys := append([]string(nil), first.Keys...)
-	for int64(len(keys)) < first.Entrants {
-		p, err := fetchDrawPage(ctx, client, *base, *concert, len(keys))
-		if err != nil {
-			return err
-		}
-		if len(p.Keys) == 0 {
-			break
-		}
-		if p.Seed != first.Seed || p.KeysDigest != first.KeysDigest || p.Commitment != first.Commitment {
-			return errors.New("verify-draw: the draw changed between pages")
-		}
-		keys = append(keys, p.Keys...)
+	if err != nil {
+		return fmt.Errorf("verify-draw: %w", err)
 	}
-	seed, err := draw.Verify(draw.Published{Commitment: first.Commitment, Seed: first.Seed,
-		KeysDigest: first.KeysDigest, Entrants: first.Entrants, Keys: keys})
+	seed, err := draw.Verify(pub)
 	if err != nil {
 		return fmt.Errorf("verify-draw: concert %d: %w", *concert, err)
 	}
 	fmt.Fprintf(stdout, "concert %d, opened %s: sha256(seed) = commitment %s; %d keys ascending; keys_digest %s matches\n",
-		*concert, first.OpensAt, first.Commitment, len(keys), first.KeysDigest)
+		*concert, first.OpensAt, pub.Commitment, len(pub.Keys), pub.KeysDigest)
 	if *user != "" {
 		key := draw.Key(seed, *user)
-		place := draw.Place(keys, key)
+		place := draw.Place(pub.Keys, key)
 		if place == 0 {
 			return fmt.Errorf("verify-draw: %s (key %s) is not in the draw", *user, key)
 		}
-		fmt.Fprintf(stdout, "user %s: key %s, place %d of %d\n", *user, key, place, len(keys))
+		fmt.Fprintf(stdout, "user %s: key %s, place %d of %d\n", *user, key, place, len(pub.Keys))
 	}
 	if *printKeys {
-		fmt.Fprintln(stdout, strings.Join(keys, "\n"))
+		fmt.Fprintln(stdout, strings.Join(pub.Keys, "\n"))
 	}
 	return nil
-}
-
-func fetchDrawPage(ctx context.Context, client *http.Client, base string, concert int64, offset int) (drawPage, error) {
-	u := strings.TrimRight(base, "/") + "/api/concerts/" + strconv.FormatInt(concert, 10) + "/draw?" +
-		url.Values{"offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(verifyDrawPage)}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return drawPage{}, fmt.Errorf("verify-draw: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return drawPage{}, fmt.Errorf("verify-draw: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return drawPage{}, fmt.Errorf("verify-draw: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return drawPage{}, fmt.Errorf("verify-draw: GET %s: %d %s", u, resp.StatusCode, strings.TrimSpace(string(body)))
-	}
-	var p drawPage
-	if err := json.Unmarshal(body, &p); err != nil {
-		return drawPage{}, fmt.Errorf("verify-draw: unreadable answer: %w", err)
-	}
-	return p, nil
 }

@@ -39,12 +39,19 @@ const (
 func New(t testing.TB, dates, seats int, price int64, change func(*config.Config)) *Replica {
 	t.Helper()
 	rdb, keys := testenv.Redis(t)
+	return NewOn(t, rdb, keys.Prefix(), dates, seats, price, change)
+}
+
+// NewOn is New on a Redis of the test's choosing, such as a private server
+// that an outage test breaks, with its keys under prefix.
+func NewOn(t testing.TB, rdb *redis.Client, prefix string, dates, seats int, price int64, change func(*config.Config)) *Replica {
+	t.Helper()
 	db, _ := testenv.Postgres(t)
 	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.KeyPrefix = keys.Prefix()
+	cfg.KeyPrefix = prefix
 	cfg.AdminToken = AdminToken
 	cfg.TokenSecret = TokenSecret
 	cfg.EnterRatePerIP = 0
