@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/rushgate/rushgate/unreachable"
 )
 
 // Entry is one change.
@@ -59,7 +61,11 @@ type Change struct {
 // apply fails nothing is recorded and its error is returned. apply may change
 // things outside Postgres (Redis); if recording or committing then fails, the
 // error is returned and the caller must undo them.
+//
+// A Postgres that cannot be reached is ErrUnavailable (see package
+// unreachable), whichever step failed.
 func (l *Log) Apply(ctx context.Context, actor, action string, concertID int64, apply func(ctx context.Context, tx *sqlx.Tx) (Change, error)) (err error) {
+	defer func() { err = unreachable.Mark(ErrUnavailable, err) }()
 	tx, err := l.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("audit: begin: %w", err)
@@ -118,18 +124,23 @@ type entryRow struct {
 	After     sql.NullString `db:"after"`
 }
 
-// ErrInvalidLimit: List's limit is outside 1…MaxList.
-var ErrInvalidLimit = errors.New("audit: limit out of range")
+// Sentinel errors of the log.
+var (
+	// ErrInvalidLimit: List's limit is outside 1…MaxList.
+	ErrInvalidLimit = errors.New("audit: limit out of range")
+	// ErrUnavailable: Postgres could not be reached in time; try again later.
+	ErrUnavailable = errors.New("audit: postgres unavailable")
+)
 
 // List returns the latest entries, newest first: of concertID, or of every
 // concert when concertID is 0; at most limit (1…MaxList) of them.
-// Errors: ErrInvalidLimit.
-func (l *Log) List(ctx context.Context, concertID int64, limit int) ([]Entry, error) {
+// Errors: ErrInvalidLimit, ErrUnavailable.
+func (l *Log) List(ctx context.Context, concertID int64, limit int) (_ []Entry, err error) {
+	defer func() { err = unreachable.Mark(ErrUnavailable, err) }()
 	if limit < 1 || limit > MaxList {
 		return nil, ErrInvalidLimit
 	}
 	var rows []entryRow
-	var err error
 	const cols = `SELECT audit_id, at, actor, action, concert_id, before::text AS before, after::text AS after FROM admin_audit`
 	if concertID == 0 {
 		err = l.db.SelectContext(ctx, &rows, cols+` ORDER BY audit_id DESC LIMIT $1`, limit)

@@ -11,6 +11,8 @@ package booking
 import (
 	"errors"
 	"time"
+
+	"github.com/rushgate/rushgate/unreachable"
 )
 
 // Sentinel errors of booking; the HTTP layer maps each to a status and code.
@@ -32,7 +34,15 @@ var (
 	ErrGateClosed = errors.New("gate closed")
 	// ErrHoldBusy: a payment of this hold is in progress.
 	ErrHoldBusy = errors.New("hold is being paid")
+	// ErrUnavailable: Redis or Postgres could not be reached in time (see
+	// package unreachable); try again later. Any method may return it.
+	ErrUnavailable = errors.New("booking: store unavailable")
 )
+
+// markUnavailable wraps a store failure in *err with ErrUnavailable. Every
+// exported method that reaches Redis or Postgres defers it, so that no bare
+// driver error leaves the package whichever path failed.
+func markUnavailable(err *error) { *err = unreachable.Mark(ErrUnavailable, *err) }
 
 // DateLayout is how dates are written: YYYY-MM-DD.
 const DateLayout = "2006-01-02"

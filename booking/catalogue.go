@@ -156,7 +156,8 @@ func (p ConcertPatch) Validate() error {
 // written in one statement per date. The catalogue of this replica sees the
 // concert after Refresh (or on first use of its id); others within their
 // refresh interval. Errors: ErrInvalidConcert.
-func (s *Service) CreateConcert(ctx context.Context, tx sqlx.ExtContext, nc NewConcert) (Concert, error) {
+func (s *Service) CreateConcert(ctx context.Context, tx sqlx.ExtContext, nc NewConcert) (_ Concert, err error) {
+	defer markUnavailable(&err)
 	if err := nc.Validate(); err != nil {
 		return Concert{}, err
 	}
@@ -186,6 +187,7 @@ func toDBConcert(id int64, c Concert) bookingdb.NewConcert {
 // opening time changes while the sale is open: at or after opens_at, or
 // without one).
 func (s *Service) PatchConcert(ctx context.Context, tx sqlx.ExtContext, id int64, p ConcertPatch) (before, after Concert, err error) {
+	defer markUnavailable(&err)
 	if err := p.Validate(); err != nil {
 		return Concert{}, Concert{}, err
 	}
@@ -229,7 +231,8 @@ func sameTime(a, b *time.Time) bool {
 
 // Concerts returns every concert of the catalogue, ascending by id, from
 // this replica's cache.
-func (s *Service) Concerts(ctx context.Context) ([]Concert, error) {
+func (s *Service) Concerts(ctx context.Context) (_ []Concert, err error) {
+	defer markUnavailable(&err)
 	cat, err := s.loaded(ctx)
 	if err != nil {
 		return nil, err
@@ -243,7 +246,8 @@ func (s *Service) Concerts(ctx context.Context) ([]Concert, error) {
 
 // Concert returns one concert from this replica's cache (reloading it on a
 // miss, as ConcertExists does). Errors: ErrConcertNotFound.
-func (s *Service) Concert(ctx context.Context, id int64) (Concert, error) {
+func (s *Service) Concert(ctx context.Context, id int64) (_ Concert, err error) {
+	defer markUnavailable(&err)
 	c, err := s.lookupConcert(ctx, id)
 	if err != nil {
 		return Concert{}, err
@@ -253,7 +257,8 @@ func (s *Service) Concert(ctx context.Context, id int64) (Concert, error) {
 
 // OnSale returns the concerts that have a date today or later, ascending by
 // id: the ones fans may still buy for, scheduled ones included.
-func (s *Service) OnSale(ctx context.Context) ([]Concert, error) {
+func (s *Service) OnSale(ctx context.Context) (_ []Concert, err error) {
+	defer markUnavailable(&err)
 	cat, err := s.loaded(ctx)
 	if err != nil {
 		return nil, err
@@ -287,7 +292,8 @@ type DateSeats struct {
 // (plus the rebuild of a lost sold cache), and the seats of each date from
 // memory. A seat both sold and held (a sale finishing) counts as sold.
 // Errors: ErrConcertNotFound.
-func (s *Service) SeatCounts(ctx context.Context, concertID int64) ([]DateSeats, error) {
+func (s *Service) SeatCounts(ctx context.Context, concertID int64) (_ []DateSeats, err error) {
+	defer markUnavailable(&err)
 	c, err := s.lookupConcert(ctx, concertID)
 	if err != nil {
 		return nil, err
@@ -319,7 +325,8 @@ func (s *Service) SeatCounts(ctx context.Context, concertID int64) ([]DateSeats,
 
 // FreeSeats is how many seats of the concert's dates from today on are
 // neither sold nor held. Errors: ErrConcertNotFound.
-func (s *Service) FreeSeats(ctx context.Context, concertID int64) (int, error) {
+func (s *Service) FreeSeats(ctx context.Context, concertID int64) (_ int, err error) {
+	defer markUnavailable(&err)
 	counts, err := s.SeatCounts(ctx, concertID)
 	if err != nil {
 		return 0, err

@@ -92,7 +92,7 @@ func sellInPostgres(t testing.TB, db *sqlx.DB, concertID int64, day string, seat
 // and a fresh Postgres database with concert 1 seeded.
 type realEnv struct {
 	svc  *booking.Service
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	db   *sqlx.DB
 	keys keyspace.Space
 }

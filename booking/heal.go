@@ -26,7 +26,8 @@ const healLimit = 50_000
 // HealRecentSales marks sold in the Redis cache every seat sold in Postgres
 // in the last healWindow. Setting a bit that is already set changes nothing,
 // so it is safe to run from every replica at any time.
-func (s *Service) HealRecentSales(ctx context.Context) error {
+func (s *Service) HealRecentSales(ctx context.Context) (err error) {
+	defer markUnavailable(&err)
 	sales, err := s.store.RecentSales(ctx, s.cfg.Now().Add(-healWindow), healLimit)
 	if err != nil {
 		return fmt.Errorf("booking: heal sold cache: %w", err)

@@ -61,7 +61,8 @@ type Gate struct {
 // ErrSeatNotFound (no such seat on that date, or seat <= 0), ErrGateClosed,
 // ErrSeatTaken (held by someone, or sold), ErrHoldLimit (the user has
 // MaxHoldsPerUser live unpaid holds in this concert).
-func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string, seat int, gate ...Gate) (Hold, error) {
+func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string, seat int, gate ...Gate) (_ Hold, err error) {
+	defer markUnavailable(&err)
 	d, err := s.lookupDate(ctx, concertID, day)
 	if err != nil {
 		return Hold{}, err
@@ -174,7 +175,8 @@ func (s *Service) readRecord(ctx context.Context, kc keyspace.Concert, holdID in
 // Errors: ErrHoldNotFound (no such hold in this concert, or another user's),
 // ErrHoldExpired (it lapsed, or a previous claim's lease ran out),
 // ErrAlreadyPaid, ErrHoldBusy (claimed by a payment still running).
-func (s *Service) ClaimHold(ctx context.Context, concertID, holdID int64, userID string) (Hold, error) {
+func (s *Service) ClaimHold(ctx context.Context, concertID, holdID int64, userID string) (_ Hold, err error) {
+	defer markUnavailable(&err)
 	kc := s.keys.Concert(concertID)
 	r, ok, err := s.readRecord(ctx, kc, holdID)
 	if err != nil {
@@ -223,7 +225,8 @@ func (s *Service) ClaimHold(ctx context.Context, concertID, holdID int64, userID
 // the hold is live again until its original expiry, or lapses at once if that
 // has passed. Unclaiming a hold that is not claimed (or is paid) changes
 // nothing. Errors: ErrHoldNotFound when Redis has no such hold.
-func (s *Service) UnclaimHold(ctx context.Context, concertID, holdID int64) error {
+func (s *Service) UnclaimHold(ctx context.Context, concertID, holdID int64) (err error) {
+	defer markUnavailable(&err)
 	kc := s.keys.Concert(concertID)
 	r, ok, err := s.readRecord(ctx, kc, holdID)
 	if err != nil {
@@ -249,7 +252,8 @@ func (s *Service) UnclaimHold(ctx context.Context, concertID, holdID int64) erro
 // ClaimHold answers ErrAlreadyPaid from then on. It is safe to repeat. When
 // Redis has lost the hold record the seat is taken from Postgres.
 // Errors: ErrHoldNotFound when neither Redis nor Postgres knows the hold.
-func (s *Service) MarkSold(ctx context.Context, concertID, holdID int64) error {
+func (s *Service) MarkSold(ctx context.Context, concertID, holdID int64) (err error) {
+	defer markUnavailable(&err)
 	kc := s.keys.Concert(concertID)
 	r, ok, err := s.readRecord(ctx, kc, holdID)
 	if err != nil {

@@ -34,7 +34,8 @@ const maxSnapshotTries = 3
 // Config.Location) on that have at least one seat neither held nor sold,
 // ascending; an empty slice, not nil, when there is none.
 // Errors: ErrConcertNotFound.
-func (s *Service) AvailableDates(ctx context.Context, concertID int64) ([]string, error) {
+func (s *Service) AvailableDates(ctx context.Context, concertID int64) (_ []string, err error) {
+	defer markUnavailable(&err)
 	c, err := s.lookupConcert(ctx, concertID)
 	if err != nil {
 		return nil, err
@@ -85,7 +86,8 @@ func (s *Service) AvailableDates(ctx context.Context, concertID int64) ([]string
 // AvailableSeats returns the seat numbers of a date neither held nor sold,
 // ascending; an empty slice, not nil, when there is none.
 // Errors: ErrDateNotFound (unknown or malformed date, or unknown concert).
-func (s *Service) AvailableSeats(ctx context.Context, concertID int64, day string) ([]int, error) {
+func (s *Service) AvailableSeats(ctx context.Context, concertID int64, day string) (_ []int, err error) {
+	defer markUnavailable(&err)
 	d, err := s.lookupDate(ctx, concertID, day)
 	if err != nil {
 		return nil, err

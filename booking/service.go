@@ -141,8 +141,9 @@ func (t *seatTable) max() int {
 // from memory; an unknown id reloads the catalogue at most once per
 // Config.RefreshOnMiss, so a new concert is seen without a restart. The error
 // is that of loading the catalogue the first time.
-func (s *Service) ConcertExists(ctx context.Context, concertID int64) (bool, error) {
-	_, err := s.lookupConcert(ctx, concertID)
+func (s *Service) ConcertExists(ctx context.Context, concertID int64) (_ bool, err error) {
+	defer markUnavailable(&err)
+	_, err = s.lookupConcert(ctx, concertID)
 	if errors.Is(err, ErrConcertNotFound) {
 		return false, nil
 	}
@@ -196,7 +197,8 @@ func (s *Service) Run(ctx context.Context, every time.Duration) {
 // every date from today on is loaded in Redis, rebuilding the missing ones
 // from Postgres. On error the previous catalogue is kept, except that a
 // failure to warm the sold caches still installs the new catalogue.
-func (s *Service) Refresh(ctx context.Context) error {
+func (s *Service) Refresh(ctx context.Context) (err error) {
+	defer markUnavailable(&err)
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
 	rows, err := s.store.Catalogue(ctx)
@@ -363,6 +365,7 @@ func (s *Service) fromToday(c *concert) []*date {
 // and nothing changes. It follows the rules of CreateConcert
 // (ErrInvalidConcert). Two replicas seeding at once create it once.
 func (s *Service) Seed(ctx context.Context, dates, seats int, price int64, firstDate time.Time) (created bool, err error) {
+	defer markUnavailable(&err)
 	const defaultConcert = 1
 	nc := NewConcert{Name: "Concert 1", Dates: Days(firstDate, dates), Blocks: []SeatBlock{{From: 1, To: seats, Price: price}}}
 	if err := nc.Validate(); err != nil {

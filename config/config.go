@@ -15,8 +15,12 @@ import (
 
 // Config is every setting of a gateway process.
 type Config struct {
-	Addr        string
-	RedisURL    string
+	Addr     string
+	RedisURL string
+	// RedisMode is how RedisURL is read: RedisSingle, RedisCluster (a seed
+	// list) or RedisSentinel (the sentinels, with RedisMaster the master set).
+	RedisMode   string
+	RedisMaster string
 	DatabaseURL string
 	AdminToken  string // secret
 	// AdminKeys are the named admin keys of ADMIN_TOKENS, label -> key
@@ -44,6 +48,13 @@ type Config struct {
 	QueueAutoPipeline bool
 }
 
+// The values of REDIS_MODE.
+const (
+	RedisSingle   = "single"
+	RedisCluster  = "cluster"
+	RedisSentinel = "sentinel"
+)
+
 // Load reads the configuration through getenv (os.Getenv in production).
 // Every malformed value is reported, not silently replaced by its default.
 func Load(getenv func(string) string) (Config, error) {
@@ -51,6 +62,8 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		Addr:              r.str("ADDR", ":8080"),
 		RedisURL:          r.str("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		RedisMode:         r.oneOf("REDIS_MODE", RedisSingle, RedisCluster, RedisSentinel),
+		RedisMaster:       getenv("REDIS_MASTER"),
 		DatabaseURL:       r.str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rushgate?sslmode=disable"),
 		AdminToken:        getenv("ADMIN_TOKEN"),
 		TokenSecret:       getenv("TOKEN_SECRET"),
@@ -70,6 +83,9 @@ func Load(getenv func(string) string) (Config, error) {
 		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second),
 		KeyPrefix:         r.str("KEY_PREFIX", "rg:"),
 		QueueAutoPipeline: r.bool("QUEUE_AUTOPIPELINE", false),
+	}
+	if c.RedisMode == RedisSentinel && c.RedisMaster == "" {
+		r.errs = append(r.errs, "REDIS_MASTER: REDIS_MODE=sentinel needs the name of the master set")
 	}
 	c.AdminKeys = r.adminKeys("ADMIN_TOKENS", c.AdminToken)
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
@@ -92,8 +108,10 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("addr", c.Addr),
-		slog.String("redis_url", maskURL(c.RedisURL)),
-		slog.String("database_url", maskURL(c.DatabaseURL)),
+		slog.String("redis_url", MaskURL(c.RedisURL)),
+		slog.String("redis_mode", c.RedisMode),
+		slog.String("redis_master", c.RedisMaster),
+		slog.String("database_url", MaskURL(c.DatabaseURL)),
 		slog.String("admin_token", mask(c.AdminToken)),
 		slog.Any("admin_tokens", adminLabels(c.AdminKeys)),
 		slog.String("token_secret", mask(c.TokenSecret)),
@@ -124,7 +142,8 @@ func mask(secret string) string {
 	return "(set)"
 }
 
-func maskURL(raw string) string {
+// MaskURL is raw with its password, if any, replaced by xxxxx.
+func MaskURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable)"
@@ -145,6 +164,22 @@ func (r *reader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// oneOf is the value of name, which must be one of allowed; the first is
+// the default.
+func (r *reader) oneOf(name string, allowed ...string) string {
+	v := r.getenv(name)
+	if v == "" {
+		return allowed[0]
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.errs = append(r.errs, fmt.Sprintf("%s: %q is not one of %s", name, v, strings.Join(allowed, ", ")))
+	return allowed[0]
 }
 
 func (r *reader) dur(name string, def time.Duration) time.Duration {

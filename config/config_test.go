@@ -67,3 +67,30 @@ func TestLogValueMasksSecrets(t *testing.T) {
 		t.Errorf("trusted proxies = %d, want %d", got, want)
 	}
 }
+
+func TestRedisModeIsSingleByDefaultAndSentinelNeedsAMasterSet(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.RedisMode, config.RedisSingle; got != want {
+		t.Errorf("REDIS_MODE default = %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		env     map[string]string
+		wantErr string
+	}{
+		{map[string]string{"REDIS_MODE": "cluster"}, ""},
+		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_MASTER": "mymaster"}, ""},
+		{map[string]string{"REDIS_MODE": "sentinel"}, "REDIS_MASTER"},
+		{map[string]string{"REDIS_MODE": "Cluster"}, "REDIS_MODE"},
+	} {
+		_, err := config.Load(env(tc.env))
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%v: error %v does not name %s", tc.env, err, tc.wantErr)
+		}
+	}
+}

@@ -21,9 +21,9 @@ import (
 	"github.com/rushgate/rushgate/admin"
 	"github.com/rushgate/rushgate/audit"
 	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/checkout"
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/httpapi"
-	"github.com/rushgate/rushgate/internal/checkout"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
@@ -33,13 +33,14 @@ import (
 
 // Gateway is one replica: an http.Handler plus the loops it needs.
 type Gateway struct {
-	Handler http.Handler
-	Queue   *queue.Queue
-	Booking *booking.Service
-	Payment *payment.Service
-	Admin   *admin.Service
-	Stats   *livestats.Recorder
-	Keys    keyspace.Space
+	Handler  http.Handler
+	Queue    *queue.Queue
+	Booking  *booking.Service
+	Payment  *payment.Service
+	Checkout *checkout.Service
+	Admin    *admin.Service
+	Stats    *livestats.Recorder
+	Keys     keyspace.Space
 
 	cfg      config.Config
 	log      *slog.Logger
@@ -95,7 +96,8 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		return err
 	}
 
-	g := &Gateway{Queue: q, Booking: b, Payment: p, Admin: adm, Stats: stats, Keys: keys, cfg: cfg, log: log}
+	g := &Gateway{Queue: q, Booking: b, Payment: p, Checkout: checkout.New(q, b, p, log), Admin: adm, Stats: stats,
+		Keys: keys, cfg: cfg, log: log}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
@@ -104,7 +106,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		return nil, err
 	}
 	h, err := httpapi.New(httpapi.Deps{
-		Queue: q, Booking: b, Payment: p, Pages: pages,
+		Queue: q, Booking: b, Payment: p, Checkout: g.Checkout, Pages: pages,
 		Ready: func(ctx context.Context) error {
 			if g.draining.Load() {
 				return errDraining
@@ -154,7 +156,9 @@ func stockOf(b *booking.Service) func(context.Context, int64) (queue.Stock, erro
 // payment keep the plain client: a hold replayed after it succeeded would be
 // answered "taken".
 func queueClient(cfg config.Config, rdb redis.UniversalClient) (redis.UniversalClient, error) {
-	c, ok := rdb.(*redis.Client)
+	c, ok := rdb.(interface {
+		AutoPipeline() (*redis.AutoPipeliner, error)
+	})
 	if !ok || !cfg.QueueAutoPipeline {
 		return rdb, nil
 	}

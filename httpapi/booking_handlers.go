@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/checkout"
 )
 
 // handleAvailableDates is GET /api/reservationData/available.
@@ -54,50 +54,30 @@ func (s *server) handleAvailableSeats(c *gin.Context) {
 }
 
 // handleHold is POST /api/reservation: hold a seat until it is paid or lapses.
-// The token's admission is checked by the hold script itself, atomically with
-// the hold and in the same round trip. When anything fails, an inadmissible
-// token still answers as on every (active) route: 401 or 403 first.
+// The token's admission is checked inside the hold itself (see
+// checkout.Service.Hold); a malformed request from a token that may not hold
+// anything is answered 401 or 403 first, as on every route for admitted users.
 func (s *server) handleHold(c *gin.Context) {
-	t := token(c)
-	ctx := c.Request.Context()
-	fail := func(err error) {
-		if !errors.Is(err, booking.ErrSeatTaken) && !errors.Is(err, booking.ErrHoldLimit) && !unavailable(err) {
-			if _, aerr := s.Queue.Admitted(ctx, t); aerr != nil {
-				err = aerr
-			}
-		}
-		s.writeError(c, err)
-	}
+	t, ctx := token(c), c.Request.Context()
 	r := readRequest(c)
-	user, date, seat := r.userID(), r.date(), r.seat()
+	req := checkout.HoldRequest{UserID: r.userID(), Date: r.date(), Seat: r.seat()}
 	if r.err != nil {
-		fail(r.err)
+		s.writeError(c, s.Checkout.Refusal(ctx, t, r.err))
 		return
 	}
-	if err := sameUser(t, user); err != nil {
-		fail(err)
-		return
-	}
-	key, member := s.Queue.ActiveEntry(t)
-	gate := booking.Gate{Key: key, Member: member}
-	h, err := s.Booking.Hold(ctx, t.ConcertID, user, date, seat, gate)
-	if errors.Is(err, booking.ErrGateClosed) {
-		if _, aerr := s.Queue.Admitted(ctx, t); aerr != nil {
-			s.writeError(c, aerr)
-			return
-		}
-		// Admitted between the two checks: hold now.
-		h, err = s.Booking.Hold(ctx, t.ConcertID, user, date, seat, gate)
-	}
+	h, err := s.Checkout.Hold(ctx, t, req)
 	if err != nil {
-		fail(err)
+		s.writeError(c, err)
 		return
 	}
 	s.Stats.Held(t.ConcertID)
-	// Written without reflection, as the poll's: every value is a number or
-	// a string JSON never escapes (a checked date, an RFC 3339 time).
-	buf := bufs.Get().(*[]byte)
-	b := append((*buf)[:0], `{"reservation_id":`...)
+	writeRaw(c, http.StatusCreated, func(b []byte) []byte { return appendHold(b, h) })
+}
+
+// appendHold appends the answer to a hold: every value is a number or a
+// string JSON never escapes (a checked date, an RFC 3339 time).
+func appendHold(b []byte, h booking.Hold) []byte {
+	b = append(b, `{"reservation_id":`...)
 	b = strconv.AppendInt(b, h.ID, 10)
 	b = append(b, `,"reservation_date":"`...)
 	b = append(b, h.Date...)
@@ -107,8 +87,5 @@ func (s *server) handleHold(c *gin.Context) {
 	b = strconv.AppendInt(b, h.Price, 10)
 	b = append(b, `,"expiration_time":"`...)
 	b = h.ExpiresAt.AppendFormat(b, time.RFC3339)
-	b = append(b, `","is_temporary":true}`...)
-	c.Data(http.StatusCreated, "application/json; charset=utf-8", b)
-	*buf = b
-	bufs.Put(buf)
+	return append(b, `","is_temporary":true}`...)
 }

@@ -1,21 +1,14 @@
 package httpapi
 
 import (
-	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"strings"
-	"syscall"
 
 	"github.com/gin-gonic/gin"
-	"github.com/lib/pq"
-	"github.com/redis/go-redis/v9"
 
+	"github.com/rushgate/rushgate/audit"
 	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/checkout"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
 )
@@ -35,7 +28,6 @@ func invalid(format string) *apiError {
 }
 
 var (
-	errUserMismatch = &apiError{http.StatusForbidden, "user_mismatch", "user_id does not match the token's user"}
 	errBodyTooLarge = &apiError{http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than 64 KiB"}
 	errAdminAuth    = &apiError{http.StatusUnauthorized, "unauthorized", "missing or wrong admin token"}
 	errAdminOff     = &apiError{http.StatusForbidden, "admin_disabled", "admin routes are disabled: neither ADMIN_TOKEN nor ADMIN_TOKENS is set"}
@@ -80,6 +72,13 @@ var codes = []struct {
 	{payment.ErrAlreadyPaid, domainError{http.StatusConflict, "already_paid"}},
 	{payment.ErrPaymentInProgress, domainError{http.StatusConflict, "payment_in_progress"}},
 	{payment.ErrIdempotencyConflict, domainError{http.StatusConflict, "idempotency_conflict"}},
+	{checkout.ErrUserMismatch, domainError{http.StatusForbidden, "user_mismatch"}},
+	// A store that cannot be reached, as each domain decides it at its own
+	// boundary: 503 with Retry-After.
+	{queue.ErrUnavailable, domainError{http.StatusServiceUnavailable, "unavailable"}},
+	{booking.ErrUnavailable, domainError{http.StatusServiceUnavailable, "unavailable"}},
+	{payment.ErrUnavailable, domainError{http.StatusServiceUnavailable, "unavailable"}},
+	{audit.ErrUnavailable, domainError{http.StatusServiceUnavailable, "unavailable"}},
 }
 
 // messages are the texts people read; domain errors' own texts may carry
@@ -90,6 +89,7 @@ var messages = map[string]string{
 	"not_admitted":          "still waiting in the queue",
 	"sold_out":              "every seat of this concert is sold",
 	"draw_not_found":        "this concert has no scheduled open, hence no draw",
+	"user_mismatch":         "user_id does not match the token's user",
 	"concert_not_found":     "no such concert",
 	"sale_open":             "the sale has opened: its opening time can no longer change",
 	"date_not_found":        "no such date for this concert",
@@ -117,8 +117,8 @@ type errorBody struct {
 }
 
 // writeError answers err with the contract's status, code and body. Internal
-// failures are logged and shown only as "internal error"; an unreachable Redis
-// or Postgres is 503 with Retry-After.
+// failures are logged and shown only as "internal error"; a store that
+// cannot be reached (a domain's ErrUnavailable) is 503 with Retry-After.
 func (s *server) writeError(c *gin.Context, err error) {
 	var body errorBody
 	status, code, msg := s.classify(c, err)
@@ -140,6 +140,9 @@ func (s *server) classify(c *gin.Context, err error) (int, string, string) {
 	}
 	for _, e := range codes {
 		if errors.Is(err, e.err) {
+			if e.status == http.StatusServiceUnavailable {
+				s.log.WarnContext(c.Request.Context(), "backing service unavailable", "route", c.FullPath(), "err", err)
+			}
 			msg := messages[e.code]
 			if e.code == "invalid_request" {
 				msg = err.Error()
@@ -147,42 +150,6 @@ func (s *server) classify(c *gin.Context, err error) (int, string, string) {
 			return e.status, e.code, msg
 		}
 	}
-	if unavailable(err) {
-		s.log.WarnContext(c.Request.Context(), "backing service unavailable", "route", c.FullPath(), "err", err)
-		return http.StatusServiceUnavailable, "unavailable", messages["unavailable"]
-	}
 	s.log.ErrorContext(c.Request.Context(), "internal error", "route", c.FullPath(), "err", err)
 	return http.StatusInternalServerError, "internal", messages["internal"]
-}
-
-// unavailable reports whether err means Redis or Postgres could not be
-// reached in time, as opposed to a bug.
-func unavailable(err error) bool {
-	if errors.Is(err, payment.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, redis.ErrClosed) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		switch {
-		case strings.HasPrefix(string(pe.Code), "08"), // connection exception
-			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, cannot connect now
-			pe.Code == "53300", pe.Code == "57014": // too many connections, statement timeout
-			return true
-		}
-	}
-	msg := err.Error()
-	for _, s := range []string{"LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "connection refused", "bad connection", "driver: bad connection"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -64,14 +64,5 @@ func token(c *gin.Context) queue.Token {
 	return c.MustGet(ctxToken).(queue.Token)
 }
 
-// sameUser answers 403 user_mismatch when a request names another user than
-// its token's.
-func sameUser(t queue.Token, user string) error {
-	if t.UserID != user {
-		return errUserMismatch
-	}
-	return nil
-}
-
 // rfc3339 writes times the contract's way: RFC 3339 with offset.
 func rfc3339(t time.Time) string { return t.Format(time.RFC3339) }

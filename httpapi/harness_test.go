@@ -27,7 +27,7 @@ type harness struct {
 	gw  *gateway.Gateway
 	cfg config.Config
 	ctx context.Context
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	db  *sqlx.DB
 	// seats counts the seats paymentSetup has handed out.
 	seats int

@@ -130,6 +130,22 @@ func TestPayment(t *testing.T) {
 			t.Errorf("retry without the key after release: %d %q, want 401 token_expired", noKey.Code, noKey.code())
 		}
 	})
+	t.Run("IdempotentRetryWithANewerTokenKeepsIt", func(t *testing.T) {
+		t1, rid := h.paymentSetup("returner", 10000)
+		key := []string{"Idempotency-Key", "order-1"}
+		first := h.do("POST", "/api/payment", payBody("returner", rid, 10000), append(bearer(t1), key...)...)
+		if first.Code != 201 {
+			t.Fatalf("payment: %d %s", first.Code, first.Body)
+		}
+		t2 := h.activeToken("returner") // entered again after the release
+		again := h.do("POST", "/api/payment", payBody("returner", rid, 10000), append(bearer(t2), key...)...)
+		if again.Code != 201 || again.Body.String() != first.Body.String() {
+			t.Fatalf("retry with the newer token: %d %s, want 201 %s", again.Code, again.Body, first.Body)
+		}
+		if p := h.do("GET", "/api/queue/position", nil, bearer(t2)...); p.Code != 200 || p.str("status") != "active" {
+			t.Fatalf("the newer token after the retry: %d %s, want still active", p.Code, p.Body)
+		}
+	})
 	t.Run("ErrAlreadyPaid", func(t *testing.T) {
 		tok, rid := h.paymentSetup("twice", 20000)
 		if r := h.do("POST", "/api/payment", payBody("twice", rid, 10000), bearer(tok)...); r.Code != 201 {

@@ -40,8 +40,18 @@ func (s *server) handleEnter(c *gin.Context) {
 	if t.Created {
 		s.Stats.Entered(concert)
 	}
-	buf := bufs.Get().(*[]byte)
-	b := append((*buf)[:0], `{"token":"`...)
+	status := http.StatusOK
+	if t.Created {
+		status = http.StatusCreated
+	}
+	writeRaw(c, status, func(b []byte) []byte { return appendTicket(b, t, user, concert) })
+}
+
+// appendTicket appends the answer to entering the line: every value in it is
+// a number or a string of characters that JSON never escapes (token, checked
+// user id, RFC 3339 times).
+func appendTicket(b []byte, t queue.Ticket, user string, concert int64) []byte {
+	b = append(b, `{"token":"`...)
 	b = append(b, t.Token...)
 	b = append(b, `","token_id":`...)
 	b = strconv.AppendInt(b, t.Claims.Seq, 10)
@@ -67,14 +77,7 @@ func (s *server) handleEnter(c *gin.Context) {
 		b = append(b, `","active_until":"`...)
 		b = t.ActiveUntil.AppendFormat(b, time.RFC3339)
 	}
-	b = append(b, `"}`...)
-	status := http.StatusOK
-	if t.Created {
-		status = http.StatusCreated
-	}
-	c.Data(status, "application/json; charset=utf-8", b)
-	*buf = b
-	bufs.Put(buf)
+	return append(b, `"}`...)
 }
 
 type positionResponse struct {
@@ -105,23 +108,24 @@ func (s *server) handlePosition(c *gin.Context) {
 		})
 		return
 	}
-	buf := bufs.Get().(*[]byte)
-	b := append((*buf)[:0], `{"token_id":`...)
-	b = strconv.AppendInt(b, t.Seq, 10)
+	writeRaw(c, http.StatusOK, func(b []byte) []byte { return appendWaiting(b, t.Seq, p) })
+}
+
+// appendWaiting appends the poll's answer for a token not active: waiting,
+// in the pre-queue, or sold out.
+func appendWaiting(b []byte, seq int64, p queue.Position) []byte {
+	b = append(b, `{"token_id":`...)
+	b = strconv.AppendInt(b, seq, 10)
 	switch p.Status {
 	case queue.StatusSoldOut:
 		// Nothing left to wait for: no poll_after_ms, the client stops.
-		b = append(b, `,"status":"sold_out","queue_position":null}`...)
-		s.writePoll(c, buf, b)
-		return
+		return append(b, `,"status":"sold_out","queue_position":null}`...)
 	case queue.StatusPrequeue:
 		b = append(b, `,"status":"prequeue","queue_position":null,"opens_at":"`...)
 		b = p.OpensAt.AppendFormat(b, time.RFC3339)
 		b = append(b, `","poll_after_ms":`...)
 		b = strconv.AppendInt(b, p.PollAfter.Milliseconds(), 10)
-		b = append(b, '}')
-		s.writePoll(c, buf, b)
-		return
+		return append(b, '}')
 	}
 	b = append(b, `,"status":"waiting","queue_position":`...)
 	b = strconv.AppendInt(b, p.QueuePosition, 10)
@@ -135,13 +139,19 @@ func (s *server) handlePosition(c *gin.Context) {
 	}
 	b = append(b, `,"poll_after_ms":`...)
 	b = strconv.AppendInt(b, p.PollAfter.Milliseconds(), 10)
-	b = append(b, '}')
-	s.writePoll(c, buf, b)
+	return append(b, '}')
 }
 
-// writePoll sends a poll's answer b, built in buf, and returns buf to the pool.
-func (s *server) writePoll(c *gin.Context, buf *[]byte, b []byte) {
-	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+// bufs are the buffers of the answers written without reflection.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// writeRaw answers status with the JSON that appendBody appends to a pooled
+// buffer: the floods of a rush (enter, poll, hold) are answered without
+// reflection or a per-request allocation.
+func writeRaw(c *gin.Context, status int, appendBody func([]byte) []byte) {
+	buf := bufs.Get().(*[]byte)
+	b := appendBody((*buf)[:0])
+	c.Data(status, "application/json; charset=utf-8", b)
 	*buf = b
 	bufs.Put(buf)
 }
@@ -154,6 +164,3 @@ func (s *server) concertExists(ctx context.Context, concertID int64) error {
 	}
 	return err
 }
-
-// bufs are the poll's answer buffers.
-var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rushgate/rushgate/admin"
 	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/checkout"
 	"github.com/rushgate/rushgate/livestats"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
@@ -27,7 +28,6 @@ type Booking interface {
 	ConcertExists(ctx context.Context, concertID int64) (bool, error)
 	AvailableDates(ctx context.Context, concertID int64) ([]string, error)
 	AvailableSeats(ctx context.Context, concertID int64, date string) ([]int, error)
-	Hold(ctx context.Context, concertID int64, userID, date string, seat int, gate ...booking.Gate) (booking.Hold, error)
 	// The catalogue.
 	Concerts(ctx context.Context) ([]booking.Concert, error)
 	OnSale(ctx context.Context) ([]booking.Concert, error)
@@ -40,10 +40,14 @@ type Booking interface {
 type Payment interface {
 	Balance(ctx context.Context, userID string) (int64, error)
 	Charge(ctx context.Context, userID string, amount int64) (int64, error)
-	Pay(ctx context.Context, r payment.Request) (payment.Receipt, error)
-	// Replay returns the stored answer to an earlier payment with the same
-	// Idempotency-Key, found=false when there is none. It never pays.
-	Replay(ctx context.Context, r payment.Request) (receipt payment.Receipt, found bool, err error)
+}
+
+// Checkout is what the HTTP layer needs of checkout (*checkout.Service): the
+// steps of an admitted user.
+type Checkout interface {
+	Hold(ctx context.Context, t queue.Token, r checkout.HoldRequest) (booking.Hold, error)
+	Refusal(ctx context.Context, t queue.Token, err error) error
+	Pay(ctx context.Context, t queue.Token, r payment.Request) (payment.Receipt, error)
 }
 
 // Pages are the fan's browser pages (package web/fan).
@@ -59,9 +63,10 @@ type Pages interface {
 
 // Deps are what the HTTP layer is built from.
 type Deps struct {
-	Queue   *queue.Queue
-	Booking Booking
-	Payment Payment
+	Queue    *queue.Queue
+	Booking  Booking
+	Payment  Payment
+	Checkout Checkout
 	// Pages are the browser pages; nil serves none.
 	Pages Pages
 	// Ready reports whether Redis and Postgres answer (for /readyz).

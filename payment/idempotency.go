@@ -33,12 +33,7 @@ func (i idempotency) on() bool { return i.key != "" }
 
 func (i idempotency) record(a answer, at time.Time) paymentdb.Record {
 	body, _ := json.Marshal(a) // plain fields: cannot fail
-	status := 201
-	if a.Error != "" {
-		status = finalErrors[a.Error].status
-	}
-	return paymentdb.Record{UserID: i.userID, Key: i.key, RequestHash: i.hash,
-		StatusCode: status, Response: body, CreatedAt: at}
+	return paymentdb.Record{UserID: i.userID, Key: i.key, RequestHash: i.hash, Response: body, CreatedAt: at}
 }
 
 // answer is the stored answer to a payment: a receipt, or the code of a
@@ -54,17 +49,14 @@ type answer struct {
 	Balance         int64  `json:"balance"`
 }
 
-// finalErrors are the refusals stored for replay, by the contract's error
-// code; status is the contract's HTTP status, kept in the record for people
-// reading the table.
-var finalErrors = map[string]struct {
-	err    error
-	status int
-}{
-	"amount_mismatch":       {ErrAmountMismatch, 400},
-	"reservation_not_found": {ErrReservationNotFound, 404},
-	"hold_expired":          {ErrHoldExpired, 409},
-	"already_paid":          {ErrAlreadyPaid, 409},
+// finalErrors are the refusals stored for replay, by a stable name (the
+// contract's error code, so the table reads as the answers did); the HTTP
+// layer derives each answer's status from the sentinel, as for any refusal.
+var finalErrors = map[string]error{
+	"amount_mismatch":       ErrAmountMismatch,
+	"reservation_not_found": ErrReservationNotFound,
+	"hold_expired":          ErrHoldExpired,
+	"already_paid":          ErrAlreadyPaid,
 }
 
 func answerOf(r Receipt) answer {
@@ -75,8 +67,8 @@ func answerOf(r Receipt) answer {
 
 // answerOfError returns the stored form of err and whether err is final.
 func answerOfError(err error) (answer, bool) {
-	for code, f := range finalErrors {
-		if errors.Is(err, f.err) {
+	for code, final := range finalErrors {
+		if errors.Is(err, final) {
 			return answer{Error: code}, true
 		}
 	}
@@ -89,11 +81,11 @@ func replayAnswer(body []byte) (Receipt, error) {
 		return Receipt{}, fmt.Errorf("payment: stored answer: %w", err)
 	}
 	if a.Error != "" {
-		f, ok := finalErrors[a.Error]
+		final, ok := finalErrors[a.Error]
 		if !ok {
 			return Receipt{}, fmt.Errorf("payment: stored answer has unknown error %q", a.Error)
 		}
-		return Receipt{}, f.err
+		return Receipt{}, final
 	}
 	return Receipt{PaymentID: a.PaymentID, ReservationID: a.ReservationID,
 		ReservationDate: a.ReservationDate, ReservationSeat: a.ReservationSeat,

@@ -2,7 +2,10 @@ package queue
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+
+	"github.com/rushgate/rushgate/unreachable"
 )
 
 // Sentinel errors of the queue. The HTTP layer maps each to the contract's
@@ -24,6 +27,9 @@ var (
 	ErrSaleOpen = errors.New("the sale is open")
 	// ErrNoDraw: the concert has no scheduled open, hence no draw.
 	ErrNoDraw = errors.New("no draw")
+	// ErrUnavailable: Redis could not be reached in time (see package
+	// unreachable); nothing is known to have changed. Try again later.
+	ErrUnavailable = errors.New("queue: redis unavailable")
 )
 
 // NotAdmittedError is returned for a waiting token on a route that needs an
@@ -40,3 +46,9 @@ func (e *NotAdmittedError) Error() string {
 func (e *NotAdmittedError) Is(target error) bool { return target == ErrNotAdmitted }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// storeError names the failed operation and marks a Redis that could not be
+// reached with ErrUnavailable.
+func storeError(op string, err error) error {
+	return fmt.Errorf("queue: %s: %w", op, unreachable.Mark(ErrUnavailable, err))
+}

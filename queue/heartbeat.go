@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -113,7 +112,7 @@ func (q *Queue) FlushHeartbeats(ctx context.Context) error {
 		send()
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("queue: heartbeats: %w", err)
+		return storeError("heartbeats", err)
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue(), k.Prequeue(), k.Heartbeats()},
 		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds(), q.cfg.AbandonAfter.Milliseconds()).Int64Slice()
 	if err != nil {
-		return Ticket{}, fmt.Errorf("queue: enter: %w", err)
+		return Ticket{}, storeError("enter", err)
 	}
 	if len(res) != 7 {
 		return Ticket{}, fmt.Errorf("queue: enter: unexpected reply %v", res)
@@ -285,7 +285,7 @@ func (q *Queue) mayRejoin(ctx context.Context, t Token, now time.Time) (bool, er
 	skipped := pipe.ZScore(ctx, k.Skipped(), t.member())
 	rejoined := pipe.ZScore(ctx, k.Rejoined(), t.member())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return false, fmt.Errorf("queue: skipped check: %w", err)
+		return false, storeError("skipped check", err)
 	}
 	if rejoined.Err() == nil {
 		return true, nil
@@ -325,7 +325,7 @@ func (q *Queue) activeUntil(ctx context.Context, t Token, now time.Time) (time.T
 		return time.Time{}, ErrTokenExpired
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("queue: active check: %w", err)
+		return time.Time{}, storeError("active check", err)
 	}
 	until := time.UnixMilli(int64(score))
 	if !now.Before(until) {
@@ -340,7 +340,7 @@ func (q *Queue) Release(ctx context.Context, t Token) error {
 	k := q.keys.Concert(t.ConcertID)
 	err := lua.Release.Run(ctx, q.rdb, []string{k.Active(), k.ActiveUsers()}, itoa(t.Seq), t.UserID).Err()
 	if err != nil {
-		return fmt.Errorf("queue: release: %w", err)
+		return storeError("release", err)
 	}
 	return nil
 }
@@ -442,7 +442,7 @@ func (q *Queue) admitStep(ctx context.Context, concertID int64) (Admission, erro
 		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds(),
 		stock.Free, soldOut, q.cfg.RejoinGrace.Milliseconds()).Int64Slice()
 	if err != nil {
-		return Admission{}, fmt.Errorf("queue: admit: %w", err)
+		return Admission{}, storeError("admit", err)
 	}
 	if len(res) != 15 {
 		return Admission{}, fmt.Errorf("queue: admit: unexpected reply %v", res)
@@ -542,7 +542,7 @@ func (q *Queue) UpdateSettings(ctx context.Context, concertID int64, p SettingsP
 	}
 	res, err := lua.Settings.Run(ctx, q.rdb, []string{k.Queue(), k.Waiting(), k.Active(), k.Prequeue()}, args...).Int64Slice()
 	if err != nil {
-		return Status{}, fmt.Errorf("queue: settings: %w", err)
+		return Status{}, storeError("settings", err)
 	}
 	if len(res) != 11 {
 		return Status{}, fmt.Errorf("queue: settings: unexpected reply %v", res)

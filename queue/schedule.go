@@ -49,7 +49,7 @@ func (q *Queue) Schedule(ctx context.Context, concertID int64, opensAt *time.Tim
 	res, err := lua.Schedule.Run(ctx, q.rdb, []string{k.Queue(), k.Draw(), k.Seq(), k.Prequeue()},
 		at, hex.EncodeToString(seed), draw.Commitment(seed), q.cfg.Now().UnixMilli()).Slice()
 	if err != nil {
-		return Schedule{}, fmt.Errorf("queue: schedule: %w", err)
+		return Schedule{}, storeError("schedule", err)
 	}
 	if len(res) != 3 {
 		return Schedule{}, fmt.Errorf("queue: schedule: unexpected reply %v", res)
@@ -95,7 +95,7 @@ func (q *Queue) placePrequeue(ctx context.Context, concertID int64) error {
 		}
 		res, err := lua.Place.Run(ctx, q.rdb, keys, args...).Int64Slice()
 		if err != nil {
-			return fmt.Errorf("queue: place the pre-queue: %w", err)
+			return storeError("place the pre-queue", err)
 		}
 		if len(res) != 2 {
 			return fmt.Errorf("queue: place the pre-queue: unexpected reply %v", res)
@@ -121,7 +121,7 @@ func (q *Queue) drawOrder(ctx context.Context, concertID int64) (*placement, err
 	k := q.keys.Concert(concertID)
 	seedHex, err := q.rdb.HGet(ctx, k.Draw(), "seed").Result()
 	if err != nil {
-		return nil, fmt.Errorf("queue: read the draw's seed: %w", err)
+		return nil, storeError("read the draw's seed", err)
 	}
 	seed, err := hex.DecodeString(seedHex)
 	if err != nil {
@@ -135,7 +135,7 @@ func (q *Queue) drawOrder(ctx context.Context, concertID int64) (*placement, err
 	for {
 		page, next, err := q.rdb.HScan(ctx, k.Prequeue(), cursor, "*", 5000).Result()
 		if err != nil {
-			return nil, fmt.Errorf("queue: read the pre-queue: %w", err)
+			return nil, storeError("read the pre-queue", err)
 		}
 		for i := 0; i < len(page); i += 2 {
 			if !seen[page[i]] {
@@ -181,7 +181,7 @@ func (q *Queue) placeOf(ctx context.Context, t Token, v view) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("queue: read a place in line: %w", err)
+		return 0, storeError("read a place in line", err)
 	}
 	place := int64(score)
 	if place > v.openSeq {
@@ -224,7 +224,7 @@ func (q *Queue) Draw(ctx context.Context, concertID int64, offset, limit int64) 
 		page = pipe.LRange(ctx, k.DrawOrder(), offset, offset+limit-1)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return Draw{}, fmt.Errorf("queue: read the draw: %w", err)
+		return Draw{}, storeError("read the draw", err)
 	}
 	f := fields.Val()
 	str := func(i int) string { s, _ := f[i].(string); return s }

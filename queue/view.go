@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -135,7 +134,7 @@ func (q *Queue) view(ctx context.Context, concertID int64, now time.Time) (view,
 	vals, err := q.rdb.HMGet(ctx, q.keys.Concert(concertID).Queue(), "head", "admit_per_second", "paused",
 		"phase", "sold_out", "open_seq", "opens_at_ms").Result()
 	if err != nil && err != redis.Nil {
-		return view{}, fmt.Errorf("queue: read admission state: %w", err)
+		return view{}, storeError("read admission state", err)
 	}
 	cp = view{at: now, settings: q.cfg.Defaults}
 	if s, ok := vals[0].(string); ok {

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/redisconn"
 	"github.com/rushgate/rushgate/schema"
 )
 
@@ -29,14 +27,11 @@ func gatewayHandler(ctx context.Context) (http.Handler, func(), error) {
 	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	rdb, err := redisconn.Open(ctx, redisconn.FromConfig(cfg))
 	if err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, nil, err
 	}
-	redisOptions(opt)
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = cfg.RedisTimeout, cfg.RedisTimeout, cfg.RedisTimeout, cfg.RedisTimeout
-	rdb := redis.NewClient(opt)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	gw, err := gateway.New(cfg, rdb, db, log)
 	if err == nil {

@@ -34,6 +34,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/redisconn"
 )
 
 func main() {
@@ -85,12 +88,16 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, *addr, h)
 	}
 
-	opt, err := redis.ParseURL(*redisURL)
+	// The baselines talk to Redis with the gateway's own settings.
+	cfg, err := config.Load(func(string) string { return "" })
 	if err != nil {
 		return err
 	}
-	redisOptions(opt)
-	rdb := redis.NewClient(opt)
+	cfg.RedisURL = *redisURL
+	rdb, err := redisconn.Open(ctx, redisconn.FromConfig(cfg))
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 
 	zkey, ckey := *prefix+"{b}:line", *prefix+"{b}:counter"
@@ -128,17 +135,6 @@ func run(ctx context.Context, args []string) error {
 	return serve(ctx, *addr, e)
 }
 
-// redisOptions sets the client options of cmd/rushgate, so that the
-// baselines pay what the gateway pays for a round trip.
-func redisOptions(opt *redis.Options) {
-	t := 500 * time.Millisecond
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = t, t, t, t
-	opt.ContextTimeoutEnabled = true
-	opt.MaxRetries = 1
-	opt.PoolSize = 128
-	opt.MinIdleConns = 8
-}
-
 // serve serves h on addr until ctx ends.
 func serve(ctx context.Context, addr string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
@@ -164,7 +160,7 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 }
 
 // fill makes the sorted set of the ZRANK baseline, like a line of members.
-func fill(ctx context.Context, rdb *redis.Client, key string, members int) error {
+func fill(ctx context.Context, rdb redis.UniversalClient, key string, members int) error {
 	rdb.Del(ctx, key)
 	for from := 0; from < members; from += 1000 {
 		zs := make([]redis.Z, 0, 1000)

@@ -32,6 +32,7 @@ import (
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/gateway"
 	"github.com/rushgate/rushgate/payment/paymentdb"
+	"github.com/rushgate/rushgate/redisconn"
 	"github.com/rushgate/rushgate/schema"
 )
 
@@ -125,70 +126,17 @@ func withConnectTimeout(dsn string, d time.Duration) (string, error) {
 
 // openStores opens Postgres (migrated) then Redis; closeAll closes them in
 // reverse order.
-func openStores(ctx context.Context, cfg config.Config) (*sqlx.DB, *redis.Client, func(), error) {
+func openStores(ctx context.Context, cfg config.Config) (*sqlx.DB, redis.UniversalClient, func(), error) {
 	db, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	rdb, err := openRedis(ctx, cfg)
+	rdb, err := redisconn.Open(ctx, redisconn.FromConfig(cfg))
 	if err != nil {
 		db.Close()
 		return nil, nil, nil, err
 	}
 	return db, rdb, func() { rdb.Close(); db.Close() }, nil
-}
-
-// openRedis connects with a deadline on every call, so an unreachable Redis
-// is a fast error and not a hang.
-func openRedis(ctx context.Context, cfg config.Config) (*redis.Client, error) {
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	opt.DialTimeout = cfg.RedisTimeout
-	opt.ReadTimeout = cfg.RedisTimeout
-	opt.WriteTimeout = cfg.RedisTimeout
-	opt.PoolTimeout = cfg.RedisTimeout
-	opt.ContextTimeoutEnabled = true
-	opt.MaxRetries = 1
-	// A refused dial fails at once; the command's one retry is the second
-	// chance. (go-redis would otherwise dial five times, 100ms apart.)
-	opt.DialerRetries = 1
-	opt.PoolSize = 128
-	opt.MinIdleConns = 8
-	rdb := redis.NewClient(opt)
-	rdb.AddHook(callDeadline(cfg.RedisTimeout))
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pingCtx).Err(); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis at %s: %w", opt.Addr, err)
-	}
-	return rdb, nil
-}
-
-// callDeadline bounds each Redis command, its retry and dials included, by
-// REDIS_TIMEOUT. go-redis applies its read and write timeouts to each attempt
-// and retries a timed-out read, so without it a stalled Redis would cost two
-// timeouts per call and answers would pass the contract's "fast 503".
-type callDeadline time.Duration
-
-func (d callDeadline) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (d callDeadline) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
-		defer cancel()
-		return next(ctx, cmd)
-	}
-}
-
-func (d callDeadline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
-		defer cancel()
-		return next(ctx, cmds)
-	}
 }
 
 // serve runs a replica until ctx ends, then shuts down gracefully: admission

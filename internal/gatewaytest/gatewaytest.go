@@ -22,7 +22,7 @@ import (
 type Replica struct {
 	*gateway.Gateway
 	Config config.Config
-	Redis  *redis.Client
+	Redis  redis.UniversalClient
 	DB     *sqlx.DB
 }
 
@@ -44,7 +44,7 @@ func New(t testing.TB, dates, seats int, price int64, change func(*config.Config
 
 // NewOn is New on a Redis of the test's choosing, such as a private server
 // that an outage test breaks, with its keys under prefix.
-func NewOn(t testing.TB, rdb *redis.Client, prefix string, dates, seats int, price int64, change func(*config.Config)) *Replica {
+func NewOn(t testing.TB, rdb redis.UniversalClient, prefix string, dates, seats int, price int64, change func(*config.Config)) *Replica {
 	t.Helper()
 	db, _ := testenv.Postgres(t)
 	cfg, err := config.Load(func(string) string { return "" })

@@ -175,6 +175,16 @@ type Redis struct{ server }
 // when the test ends. It fails the test when redis-server cannot start.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	return StartRedisWith(t, FreePort)
+}
+
+// StartRedisWith starts a redis-server as StartRedis does, on a port that
+// port picks (another is picked if that one is taken meanwhile), with extra
+// command-line arguments (for instance "--cluster-enabled", "yes"). Its
+// working directory, where a cluster node keeps nodes.conf, lasts as long as
+// the test, so a node started again keeps its identity.
+func StartRedisWith(t testing.TB, port func(testing.TB) int, extra ...string) *Redis {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("svctest: redis-server is not on PATH (apt-get install redis-server): %v", err)
@@ -182,16 +192,17 @@ func StartRedis(t testing.TB) *Redis {
 	dir := t.TempDir()
 	r := &Redis{server{t: t, name: "redis-server"}}
 	r.argv = func() *exec.Cmd {
-		cmd := exec.Command(bin,
+		args := append([]string{
 			"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--daemonize", "no",
-			"--dir", dir, "--loglevel", "warning")
+			"--dir", dir, "--loglevel", "warning"}, extra...)
+		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		return cmd
 	}
 	var lastErr error
 	for range 3 { // another process may take the free port first
-		r.port = FreePort(t)
+		r.port = port(t)
 		if lastErr = r.start(r.ping); lastErr == nil {
 			break
 		}
@@ -202,6 +213,9 @@ func StartRedis(t testing.TB) *Redis {
 	t.Cleanup(func() { r.stop(syscall.SIGKILL) })
 	return r
 }
+
+// Port is the TCP port the server listens on.
+func (r *Redis) Port() int { return r.port }
 
 // Addr is host:port.
 func (r *Redis) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port)) }

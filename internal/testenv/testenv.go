@@ -19,7 +19,9 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/keyspace"
+	"github.com/rushgate/rushgate/redisconn"
 	"github.com/rushgate/rushgate/schema"
 )
 
@@ -48,17 +50,10 @@ func Name() string {
 
 // Redis returns a client of the real Redis and a key space that only this
 // test uses; every key under it is deleted when the test ends.
-func Redis(t testing.TB) (*redis.Client, keyspace.Space) {
+func Redis(t testing.TB) (redis.UniversalClient, keyspace.Space) {
 	t.Helper()
-	opt, err := redis.ParseURL(RedisURL())
+	rdb, err := redisconn.Open(context.Background(), RedisOptions(config.RedisSingle, RedisURL()))
 	if err != nil {
-		t.Fatalf("testenv: TEST_REDIS_URL: %v", err)
-	}
-	opt.PoolSize = 256
-	rdb := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatalf("testenv: Redis at %s does not answer (make test starts one): %v", RedisURL(), err)
 	}
 	space := keyspace.New("rgtest:" + Name() + ":")
@@ -67,6 +62,13 @@ func Redis(t testing.TB) (*redis.Client, keyspace.Space) {
 		rdb.Close()
 	})
 	return rdb, space
+}
+
+// RedisOptions are the production settings of a client (redisconn) with the
+// room a test needs: a pool for hundreds of goroutines, and a call deadline
+// that a machine loaded by parallel test runs does not reach.
+func RedisOptions(mode, url string) redisconn.Options {
+	return redisconn.Options{Mode: mode, URL: url, Timeout: 10 * time.Second, PoolSize: 256}
 }
 
 // DeleteKeys deletes every key that starts with prefix.

@@ -24,7 +24,6 @@ type Record struct {
 	UserID      string
 	Key         string
 	RequestHash string // tells a retry from another request under the same key
-	StatusCode  int    // the contract status of the answer, for people reading the table
 	Response    []byte // JSON
 	CreatedAt   time.Time
 }
@@ -33,7 +32,6 @@ type recordRow struct {
 	UserID      string    `db:"user_id"`
 	Key         string    `db:"idempotency_key"`
 	RequestHash string    `db:"request_hash"`
-	StatusCode  int       `db:"status_code"`
 	Response    []byte    `db:"response"`
 	CreatedAt   time.Time `db:"created_at"`
 }
@@ -42,7 +40,7 @@ type recordRow struct {
 func (s Idempotency) Get(ctx context.Context, userID, key string) (Record, error) {
 	var r recordRow
 	err := sqlx.GetContext(ctx, s.db, &r, `
-SELECT user_id, idempotency_key, request_hash, status_code, response, created_at
+SELECT user_id, idempotency_key, request_hash, response, created_at
 FROM payment_idempotency WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, ErrNotFound
@@ -57,8 +55,8 @@ FROM payment_idempotency WHERE user_id = $1 AND idempotency_key = $2`, userID, k
 // (inside a transaction, the transaction is then aborted).
 func (s Idempotency) Put(ctx context.Context, rec Record) error {
 	_, err := s.db.ExecContext(ctx, `
-INSERT INTO payment_idempotency (user_id, idempotency_key, request_hash, status_code, response, created_at)
-VALUES ($1, $2, $3, $4, $5, $6)`, rec.UserID, rec.Key, rec.RequestHash, rec.StatusCode, rec.Response, rec.CreatedAt)
+INSERT INTO payment_idempotency (user_id, idempotency_key, request_hash, response, created_at)
+VALUES ($1, $2, $3, $4, $5)`, rec.UserID, rec.Key, rec.RequestHash, rec.Response, rec.CreatedAt)
 	if uniqueViolation(err) {
 		return ErrKeyTaken
 	}

@@ -15,16 +15,13 @@ package paymentdb
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/rushgate/rushgate/unreachable"
 )
 
 // Sentinel errors of the stores.
@@ -69,31 +66,14 @@ func Commit(tx *sqlx.Tx) error {
 	return nil
 }
 
-// wrap names the failed operation and marks connection failures with
-// ErrUnavailable, so callers can tell "try again later" from a bug.
+// wrap names the failed operation and marks connection failures (as
+// package unreachable decides them) with ErrUnavailable, so callers can tell
+// "try again later" from a bug.
 func wrap(op string, err error) error {
-	if unreachable(err) {
+	if unreachable.Is(err) {
 		return fmt.Errorf("paymentdb: %s: %w: %w", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("paymentdb: %s: %w", op, err)
-}
-
-func unreachable(err error) bool {
-	var netErr net.Error
-	switch {
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.As(err, &netErr):
-		return true
-	}
-	if e := pq.As(err); e != nil {
-		// Class 08 is connection exception; 57P0x are shutdowns; 53300 is
-		// too many connections: all pass when the server is back.
-		code := string(e.Code)
-		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "57P0") || code == "53300"
-	}
-	return false
 }
 
 func uniqueViolation(err error) bool {

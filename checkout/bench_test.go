@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/rushgate/rushgate/booking"
-	"github.com/rushgate/rushgate/internal/checkout"
+	"github.com/rushgate/rushgate/checkout"
 	"github.com/rushgate/rushgate/internal/testenv"
 	"github.com/rushgate/rushgate/payment"
 )

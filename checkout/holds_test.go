@@ -12,7 +12,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/rushgate/rushgate/booking"
-	"github.com/rushgate/rushgate/internal/checkout"
+	"github.com/rushgate/rushgate/checkout"
 	"github.com/rushgate/rushgate/internal/faultproxy"
 	"github.com/rushgate/rushgate/internal/testenv"
 	"github.com/rushgate/rushgate/payment"
