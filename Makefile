@@ -29,7 +29,7 @@ STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 
 .DEFAULT_GOAL := build
-.PHONY: help build services run test vet lint vuln bench clean
+.PHONY: help build services run test vet lint vuln bench screenshots clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z]+:.*## / { printf "  make %-9s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -67,6 +67,12 @@ vuln: ## govulncheck (needs its online database; not part of CI)
 
 bench: services ## measure hot paths, HTTP routes against bare baselines and a 20,000-user rush; write docs/benchmarks.md
 	bash scripts/bench/run.sh
+
+screenshots: ## run the fan pages' browser tests, saving their screenshots in docs/img
+	@$(SERVICES) --cgo
+	@bash scripts/dev/chromium.sh
+	FAN_SCREENSHOTS=docs/img TEST_REDIS_URL='$(TEST_REDIS_URL)' TEST_DATABASE_URL='$(TEST_DATABASE_URL)' \
+		$(GO) test -count=1 -timeout 20m ./web/fan/
 
 clean: ## remove what the build made
 	rm -rf bin

@@ -4,8 +4,9 @@
 # writes docs/benchmarks.md.
 #
 #   1. Go benchmarks of the hot paths on the real Redis and Postgres.
-#   2. wrk, 64 connections: GET /api/queue/position, POST /api/tokens and
-#      POST /api/reservation of a real gateway, and the baselines of
+#   2. wrk, 64 connections: GET /api/queue/position, POST /api/tokens,
+#      POST /api/reservation, and the fan's waiting page GET /wait/1 and its
+#      scripts and styles, of a real gateway, and the baselines of
 #      cmd/benchbase (fixed JSON, one ZRANK, one EVALSHA), each route and its
 #      baselines in turn, for several rounds: the report takes the median of
 #      the rounds, so that a burst of other work on the machine moves a route
@@ -189,12 +190,28 @@ log "gateway: queue routes (admission paused, so every poll is of a waiting toke
 SEED_ARGS="--dates 1 --seats 100 --price 10000"
 gateway queue ADMIT_PER_SECOND=0 MAX_ACTIVE=1000000
 record "$BIN/rushload" tokens -url "$GW_URL" -users 1000 -out "$R/poll-tokens.tsv"
+# The waiting page's first load: the page and every script and style it
+# names (its module imports are preloaded, so it names them all), gzipped.
+PAGE_ASSETS=$(curl -fsS "$GW_URL/wait/1" | grep -o '/fan/[^"]*' | sort -u | paste -sd,)
+{
+	echo "page_bytes=$(curl -fsS -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$GW_URL/wait/1")"
+	total=0
+	for a in ${PAGE_ASSETS//,/ }; do
+		total=$((total + $(curl -fsS -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$GW_URL$a")))
+	done
+	echo "asset_bytes=$total"
+	echo "assets=$(echo "$PAGE_ASSETS" | tr ',' '\n' | grep -c .)"
+} >"$R/page.txt"
+cat "$R/page.txt" >&2
 for round in $(seq "$ROUNDS"); do
 	WRK_SCRIPT_ARGS=(-s scripts/bench/get.lua)
 	wrk_run base_fixed "$BASE_URL/fixed"
 	wrk_run base_zrank "$BASE_URL/zrank"
 	WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
 	wrk_run gw_poll "$GW_URL" WRK_TOKENS="$R/poll-tokens.tsv"
+	WRK_SCRIPT_ARGS=(-s scripts/bench/page.lua)
+	wrk_run gw_page "$GW_URL" WRK_PATHS=/wait/1
+	wrk_run gw_assets "$GW_URL" WRK_PATHS="$PAGE_ASSETS"
 	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
 	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-$round"
 	wrk_run gw_tokens "$GW_URL" WRK_PREFIX="wrk$RUN-$round"

@@ -28,7 +28,8 @@ export const serverNow = () => Date.now() + skew;
 /**
  * call sends one request and returns its parsed body.
  * opts: body (sent as JSON), token (Bearer), key (Idempotency-Key),
- * timeout (ms, default 10 s). Throws ApiError.
+ * timeout (ms, default 10 s), cache (fetch's cache mode, default
+ * 'no-store'). Throws ApiError.
  */
 export async function call(method, path, opts = {}) {
   const headers = { Accept: 'application/json' };
@@ -45,7 +46,9 @@ export async function call(method, path, opts = {}) {
       headers,
       body: opts.body === undefined ? undefined : encode(opts.body),
       signal: ctl.signal,
-      cache: 'no-store',
+      // Queue and booking answers are live; the catalogue may come from
+      // the browser's cache as briefly as the gateway allows.
+      cache: opts.cache ?? 'no-store',
       credentials: 'same-origin',
     });
   } catch (e) {

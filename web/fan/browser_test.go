@@ -44,19 +44,22 @@ func dropFirstPayment() func(http.Handler) http.Handler {
 }
 
 func TestAFanBuysASeatWithOnlyTheKeyboard(t *testing.T) {
-	s := newSite(t, dropFirstPayment(), 2, 30, 10000, nil)
+	s := newSite(t, dropFirstPayment(), 1, 10, 10000, nil)
+	// A concert of three price tiers over 30 seats a date.
+	id := s.newConcert("Rushgate Live 2026", 2, [3]int{1, 6, 150000}, [3]int{7, 18, 110000}, [3]int{19, 30, 90000})
 	// Ten people are ahead; three of them hold the only active slots, so
 	// the fan waits at place 8 until the operator makes room.
 	s.admin(map[string]any{"paused": true})
-	for i := range 10 {
-		s.enter(fmt.Sprintf("early%02d", i))
+	tokens := make([]string, 10)
+	for i := range tokens {
+		tokens[i] = s.enter(fmt.Sprintf("early%02d", i))
 	}
 	b := browsertest.New(t)
 	f := s.fan(b, desktopW, desktopH)
 	f.Allow(newUserBalance)
 	f.Allow(`ERR_EMPTY_RESPONSE`) // the dropped answer
 
-	f.open("/wait/1")
+	f.open(fmt.Sprintf("/wait/%d", id))
 	f.waitState("who", 10*time.Second)
 	f.waitJS("the id field focused", `document.activeElement?.id === 'who-id'`, 5*time.Second)
 	f.snap("who")
@@ -73,6 +76,15 @@ func TestAFanBuysASeatWithOnlyTheKeyboard(t *testing.T) {
 	}
 	f.snap("waiting")
 
+	// One of the admitted holds seats 5 and 20 of the first date: the map
+	// shows them taken.
+	first := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+	for _, seat := range []int{5, 20} {
+		if code, body := s.api("POST", "/api/reservation", map[string]any{"user_id": "early00", "reservation_date": first, "reservation_seat": seat},
+			"Authorization", "Bearer "+tokens[0]); code != 201 {
+			t.Fatalf("hold of seat %d: %d %v", seat, code, body)
+		}
+	}
 	s.admin(map[string]any{"max_active": 100})
 	f.waitState("checkout", 20*time.Second)
 	f.waitJS("dates listed", `document.querySelectorAll('#dates button').length === 2`, 10*time.Second)
@@ -82,6 +94,12 @@ func TestAFanBuysASeatWithOnlyTheKeyboard(t *testing.T) {
 	f.tabTo("#dates button")
 	f.press(kb.Enter)
 	f.waitJS("seat map", `document.querySelectorAll('#seatmap button').length === 30`, 10*time.Second)
+	if got := f.str(`[...document.querySelectorAll('#seatmap button:disabled')].map(b => b.dataset.seat).join(',')`); got != "5,20" {
+		t.Errorf("taken seats on the map: %q, want 5,20", got)
+	}
+	if got := f.str(`[...document.querySelectorAll('#legend .swatch')].map(s => s.textContent).join(' / ')`); got != "₩150,000 / ₩110,000 / ₩90,000 / taken" {
+		t.Errorf("legend: %q", got)
+	}
 	f.tabTo(`#seatmap button[tabindex="0"]`)
 	f.press(kb.ArrowRight, kb.ArrowRight, kb.Enter)
 	f.waitJS("seat 3 chosen", `document.querySelector('#seatmap button[aria-pressed="true"]')?.dataset.seat === '3'`, 5*time.Second)
@@ -118,7 +136,7 @@ func TestAFanBuysASeatWithOnlyTheKeyboard(t *testing.T) {
 	if completed != 1 || failed != 0 {
 		t.Errorf("pay history: %d completed, %d other; want exactly 1 completed", completed, failed)
 	}
-	if code, body := s.api("GET", "/api/pay?user_id=alice", nil); code != 200 || body["amount"].(float64) != 0 {
+	if code, body := s.api("GET", "/api/pay?user_id=alice", nil); code != 200 || body["amount"] != float64(0) {
 		t.Errorf("balance after paying: %d %v; want 0 (one top-up of the price, one debit)", code, body)
 	}
 	if got := f.text("#paid-text"); !contains(got, "Seat 3") {
@@ -300,5 +318,31 @@ func TestThePageSpeaksTheFansLanguage(t *testing.T) {
 	t.Logf("first load of /wait/1: %.0f bytes transferred in %.0f requests (API calls aside)", weight.Bytes, weight.Requests)
 	if weight.Bytes <= 0 || weight.Bytes > 60*1024 {
 		t.Errorf("first load transferred %.0f bytes; want under 60 KB", weight.Bytes)
+	}
+}
+
+// The list of concerts on sale links to each one's waiting page, with the
+// user id typed there.
+func TestTheHomePageListsConcertsOnSale(t *testing.T) {
+	s := newSite(t, nil, 1, 10, 10000, nil)
+	id := s.newConcert("Rushgate Live 2026", 3, [3]int{1, 50, 120000})
+	s.admin(map[string]any{"paused": true}) // so the fan stays on the waiting page
+	b := browsertest.New(t)
+	f := s.fan(b, desktopW, desktopH)
+	f.open("/")
+	f.waitState("list", 10*time.Second)
+	if got := f.str(`[...document.querySelectorAll('#concerts h2')].map(h => h.textContent).join(' | ')`); got != "Concert 1 | Rushgate Live 2026" {
+		t.Errorf("concerts listed: %q", got)
+	}
+	f.click("#who-id")
+	f.press("dana")
+	f.snap("home")
+	f.click(fmt.Sprintf(`a[data-concert="%d"]`, id))
+	f.waitState("waiting", 15*time.Second)
+	if got := f.str(`location.pathname + location.search`); got != fmt.Sprintf("/wait/%d?user_id=dana", id) {
+		t.Errorf("the link led to %s", got)
+	}
+	if got := f.text("#concert-name"); got != "Rushgate Live 2026" {
+		t.Errorf("waiting page names the concert %q", got)
 	}
 }

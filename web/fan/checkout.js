@@ -364,9 +364,12 @@ export class Checkout {
       ...tiers.map((p) => el('span', { class: `swatch ${tierOf(p)}` }, p != null ? i18n.won(p) : t('free'))),
       el('span', { class: 'swatch taken' }, t('taken')),
     );
-    // Blocks as tabs when there is more than one.
+    // A date small enough is one map of every block; a large one is shown
+    // a block, and a page of it, at a time, with the blocks as tabs.
+    const total = this.blocks.reduce((n, b) => n + b.to - b.from + 1, 0);
+    const whole = total <= PAGE;
     const blocks = $('blocks');
-    blocks.hidden = this.blocks.length < 2;
+    blocks.hidden = whole || this.blocks.length < 2;
     blocks.replaceChildren(
       ...this.blocks.map((b, i) => {
         const label = `${b.from}–${b.to}${b.price != null ? ` · ${i18n.won(b.price)}` : ''}`;
@@ -387,20 +390,19 @@ export class Checkout {
       return;
     }
     const count = b.to - b.from + 1;
-    const pages = Math.ceil(count / PAGE);
+    const pages = whole ? 1 : Math.ceil(count / PAGE);
     this.page = Math.min(this.page, pages - 1);
-    const from = b.from + this.page * PAGE;
-    const to = Math.min(b.to, from + PAGE - 1);
+    const shown = whole ? this.blocks : [{ ...b, from: b.from + this.page * PAGE, to: Math.min(b.to, b.from + (this.page + 1) * PAGE - 1) }];
     const cells = [];
     let focusable = null;
-    for (let s = from; s <= to; s++) {
+    for (const blk of shown) for (let s = blk.from; s <= blk.to; s++) {
       const free = this.free.has(s);
-      const price = b.price != null ? i18n.won(b.price) : '';
+      const price = blk.price != null ? i18n.won(blk.price) : '';
       const c = el(
         'button',
         {
           type: 'button',
-          class: `seat ${free ? tierOf(b.price) : 'taken'}`,
+          class: `seat ${free ? tierOf(blk.price) : 'taken'}`,
           'data-seat': s,
           'aria-pressed': s === this.seat ? 'true' : 'false',
           'aria-label': [t('seatN', { n: s }), price, free ? t('free') : t('taken')].filter(Boolean).join(', '),
@@ -415,7 +417,7 @@ export class Checkout {
     (focusable || cells.find((c) => !c.disabled))?.setAttribute('tabindex', '0');
     map.replaceChildren(...cells);
     $('pager').hidden = pages < 2;
-    $('page').textContent = `${from}–${to}`;
+    $('page').textContent = `${shown[0].from}–${shown[shown.length - 1].to}`;
     $('prev').disabled = this.page === 0;
     $('next').disabled = this.page >= pages - 1;
     this.drawChosen();

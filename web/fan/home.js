@@ -45,7 +45,7 @@ function draw() {
 
 async function load() {
   try {
-    const r = await call('GET', '/api/concerts');
+    const r = await call('GET', '/api/concerts', { cache: 'default' });
     concerts = r.concerts || [];
     failures = 0;
     draw();

@@ -100,14 +100,28 @@ setInterval(() => {
 
 // ------------------------------------------------------------ the line
 
+let next = { fn: null, at: 0 };
+
 function schedule(fn, ms) {
   clearTimeout(pollTimer);
-  pollTimer = setTimeout(fn, ms);
+  next = { fn, at: Date.now() + ms };
+  pollTimer = setTimeout(() => {
+    next = { fn: null, at: 0 };
+    fn();
+  }, ms);
 }
+
+// A hidden tab's timers are throttled by the browser (to once a minute after
+// a while), and a line skips those who stop polling: when the tab shows
+// again and its poll is overdue, send it now (never before it is due).
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && pollTimer && next.fn && Date.now() >= next.at) schedule(next.fn, 0);
+});
 
 function stop() {
   clearTimeout(pollTimer);
   pollTimer = 0;
+  next = { fn: null, at: 0 };
 }
 
 // transient failure: show "reconnecting" and try fn again after a back-off.
@@ -342,7 +356,7 @@ window.addEventListener('storage', (ev) => {
 // The catalogue names the concert; the page works without it.
 async function loadConcert() {
   try {
-    st.concert = await call('GET', `/api/concerts/${concertId}`);
+    st.concert = await call('GET', `/api/concerts/${concertId}`, { cache: 'default' });
     draw();
   } catch (e) {
     if (e.code === 'concert_not_found') notFound();
