@@ -213,6 +213,28 @@ func withBits(bitmap []byte, seats []int) []byte {
 // round trip, rebuilding any sold cache that is not loaded. A date whose cache
 // is still missing after that reads 0, which sends it to the exact check.
 func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date, now int64) ([]int64, error) {
+	counts, err := s.seatCounts(ctx, concertID, dates, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(dates))
+	for i, c := range counts {
+		if c.known {
+			out[i] = c.seats - c.sold - c.held
+		}
+	}
+	return out, nil
+}
+
+// seatCount is what one date's caches say of its seats.
+type seatCount struct {
+	seats, sold, held int64
+	known             bool // false when the sold cache could not be loaded
+}
+
+// seatCounts reads, per date, the seats sold and held now, in one pipelined
+// round trip, rebuilding any sold cache that is not loaded.
+func (s *Service) seatCounts(ctx context.Context, concertID int64, dates []*date, now int64) ([]seatCount, error) {
 	kc := s.keys.Concert(concertID)
 	lo := "(" + strconv.FormatInt(now, 10)
 	for try := 0; ; try++ {
@@ -228,7 +250,7 @@ func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, fmt.Errorf("booking: count seats: %w", err)
 		}
-		out := make([]int64, len(dates))
+		out := make([]seatCount, len(dates))
 		var missing []*date
 		for i, d := range dates {
 			if loaded[i].Val() != 1 {
@@ -236,7 +258,7 @@ func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date
 				continue
 			}
 			// BITCOUNT includes the "loaded" bit.
-			out[i] = int64(d.count) - (sold[i].Val() - 1) - held[i].Val()
+			out[i] = seatCount{seats: int64(d.count), sold: sold[i].Val() - 1, held: held[i].Val(), known: true}
 		}
 		if len(missing) == 0 || try == maxSnapshotTries {
 			return out, nil

@@ -44,6 +44,11 @@ type Config struct {
 	// sites whose pages may call the API from a browser; none by default.
 	CORSOrigins   []string
 	AdmitInterval time.Duration
+	// AbandonAfter is how long a waiter may stay silent (no poll) before
+	// the admission step skips them; RejoinGrace how long after that they
+	// may come back to their old place.
+	AbandonAfter  time.Duration
+	RejoinGrace   time.Duration
 	ShutdownGrace time.Duration
 	RedisTimeout  time.Duration
 	DBTimeout     time.Duration
@@ -88,6 +93,8 @@ func Load(getenv func(string) string) (Config, error) {
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),
 		CORSOrigins:       r.origins("CORS_ORIGINS"),
 		AdmitInterval:     r.dur("ADMIT_INTERVAL", 50*time.Millisecond, 5*time.Millisecond, time.Second),
+		AbandonAfter:      r.dur("ABANDON_AFTER", 30*time.Second, time.Second, 24*time.Hour),
+		RejoinGrace:       r.dur("REJOIN_GRACE", 10*time.Minute, time.Second, 24*time.Hour),
 		ShutdownGrace:     r.dur("SHUTDOWN_GRACE", 15*time.Second, time.Second, 10*time.Minute),
 		RedisTimeout:      r.dur("REDIS_TIMEOUT", 500*time.Millisecond, 10*time.Millisecond, time.Minute),
 		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second, 10*time.Millisecond, time.Minute),
@@ -135,6 +142,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Any("cors_origins", c.CORSOrigins),
 		duration("admit_interval", c.AdmitInterval),
+		duration("abandon_after", c.AbandonAfter),
+		duration("rejoin_grace", c.RejoinGrace),
 		duration("shutdown_grace", c.ShutdownGrace),
 		duration("redis_timeout", c.RedisTimeout),
 		duration("db_timeout", c.DBTimeout),

@@ -72,17 +72,30 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		return nil, err
 	}
 	stats := livestats.New(rdb, keys, nil)
+	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
 	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
-		TokenTTL: cfg.TokenTTL,
-		Defaults: queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},
+		TokenTTL:     cfg.TokenTTL,
+		Defaults:     queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},
+		AbandonAfter: cfg.AbandonAfter,
+		RejoinGrace:  cfg.RejoinGrace,
+		Stock:        stockOf(b),
 		OnAdmit: func(concertID int64, a queue.Admission) {
 			stats.Admitted(concertID, a.Admitted)
+			stats.SkippedInactive(concertID, a.Skipped)
 			stats.Levels(concertID, a.Waiting, a.Active, a.Settings.AdmitPerSecond)
 		},
 	})
-	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
 	p := payment.NewService(db, checkout.Holds(b), payment.Config{})
 	adm := admin.New(q, b, audit.New(db))
+	// A new opening time draws (or keeps) the seed of its draw and arms the
+	// pre-queue, in the same step as the catalogue change.
+	adm.OnSchedule = func(ctx context.Context, _ *sqlx.Tx, concertID int64, opensAt *time.Time) error {
+		_, err := q.Schedule(ctx, concertID, opensAt)
+		if errors.Is(err, queue.ErrSaleOpen) {
+			return booking.ErrSaleOpen
+		}
+		return err
+	}
 
 	g := &Gateway{Queue: q, Booking: b, Payment: p, Checkout: checkout.New(q, b, p, log), Admin: adm, Stats: stats,
 		Keys: keys, cfg: cfg, log: log}
@@ -123,6 +136,18 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	}
 	g.Handler, g.registry = h, reg
 	return g, nil
+}
+
+// stockOf lets admission see the seats left: it pauses while none is free
+// and closes the line once all are sold.
+func stockOf(b *booking.Service) func(context.Context, int64) (queue.Stock, error) {
+	return func(ctx context.Context, concertID int64) (queue.Stock, error) {
+		st, err := b.Stock(ctx, concertID)
+		if err != nil {
+			return queue.Stock{}, err
+		}
+		return queue.Stock{Free: st.Free, SoldOut: st.SoldOut()}, nil
+	}
 }
 
 // queueClient is the Redis client of the queue. Token issues come in floods

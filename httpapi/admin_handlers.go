@@ -6,7 +6,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/queue"
 )
 
@@ -19,6 +18,7 @@ type queueStatusResponse struct {
 	ActiveTTLSeconds int64      `json:"active_ttl_seconds"`
 	Paused           bool       `json:"paused"`
 	AdmittedTotal    int64      `json:"admitted_total"`
+	SkippedInactive  int64      `json:"skipped_inactive_total"`
 	FreeSeats        int        `json:"free_seats"`
 	OpensAt          *time.Time `json:"opens_at"`
 	State            string     `json:"state"`
@@ -34,12 +34,8 @@ func (s *server) adminConcert(c *gin.Context) (int64, error) {
 			return 0, err
 		}
 	}
-	ok, err := s.Booking.ConcertExists(c.Request.Context(), id)
-	if err != nil {
+	if err := s.concertExists(c.Request.Context(), id); err != nil {
 		return 0, err
-	}
-	if !ok {
-		return 0, booking.ErrConcertNotFound
 	}
 	return id, nil
 }
@@ -135,6 +131,7 @@ func (s *server) writeQueueStatus(c *gin.Context, id int64, st queue.Status) {
 		ConcertID: id, Waiting: st.Waiting, Active: st.Active,
 		AdmitPerSecond: st.AdmitPerSecond, MaxActive: st.MaxActive,
 		ActiveTTLSeconds: int64(st.ActiveTTL / time.Second), Paused: st.Paused,
-		AdmittedTotal: st.AdmittedTotal, FreeSeats: free, OpensAt: con.OpensAt, State: s.concertState(con),
+		AdmittedTotal: st.AdmittedTotal, SkippedInactive: st.SkippedTotal, FreeSeats: free, OpensAt: con.OpensAt,
+		State: s.concertState(con, st.State),
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rushgate/rushgate/admin"
 	"github.com/rushgate/rushgate/booking"
+	"github.com/rushgate/rushgate/queue"
 )
 
 // maxConcertID: concert ids are Postgres BIGSERIALs, any positive 63-bit
@@ -241,17 +242,27 @@ func (f fields) optionalTime(name string) (*time.Time, error) {
 	return &t, nil
 }
 
-// concertState is the state of a concert's sale as fans see it: scheduled
-// before opens_at, paused while its admission is paused (as this replica's
-// admission loop last saw it; no Redis call), else open.
-func (s *server) concertState(con booking.Concert) string {
-	if !con.SaleOpen(s.Now()) {
-		return "scheduled"
+// concertState is the state of a concert's sale as fans see it: sold_out
+// once every seat is sold, scheduled before opens_at, paused while its
+// admission is paused, else open; as this replica's admission loop last saw
+// it (no Redis call), or as known, a state the queue just read.
+func (s *server) concertState(con booking.Concert, known ...string) string {
+	state := ""
+	if a, _, _, ok := s.Queue.Observed(con.ID); ok {
+		state = a.State
 	}
-	if a, _, _, ok := s.Queue.Observed(con.ID); ok && a.Settings.Paused {
-		return "paused"
+	if len(known) > 0 {
+		state = known[0]
 	}
-	return "open"
+	switch {
+	case state == queue.StateSoldOut:
+		return queue.StateSoldOut
+	case !con.SaleOpen(s.Now()) || state == queue.StateScheduled:
+		return queue.StateScheduled
+	case state == queue.StatePaused:
+		return queue.StatePaused
+	}
+	return queue.StateOpen
 }
 
 // publicConcertJSON is a concert as fans see it: no counts, no settings.

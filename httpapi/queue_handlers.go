@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -27,13 +28,8 @@ func (s *server) handleEnter(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	ok, err := s.Booking.ConcertExists(ctx, concert)
-	if err != nil {
+	if err := s.concertExists(ctx, concert); err != nil {
 		s.writeError(c, err)
-		return
-	}
-	if !ok {
-		s.writeError(c, booking.ErrConcertNotFound)
 		return
 	}
 	t, err := s.Queue.Enter(ctx, concert, user)
@@ -66,7 +62,13 @@ func appendTicket(b []byte, t queue.Ticket, user string, concert int64) []byte {
 	b = append(b, `,"status":"`...)
 	b = append(b, t.Status...)
 	b = append(b, `","queue_position":`...)
-	b = strconv.AppendInt(b, t.Position, 10)
+	if t.Status == queue.StatusPrequeue {
+		b = append(b, `null,"opens_at":"`...)
+		b = t.OpensAt.AppendFormat(b, time.RFC3339)
+		b = append(b, '"')
+	} else {
+		b = strconv.AppendInt(b, t.Position, 10)
+	}
 	b = append(b, `,"issued_at":"`...)
 	b = t.Claims.IssuedAt.AppendFormat(b, time.RFC3339)
 	b = append(b, `","expiration_time":"`...)
@@ -109,10 +111,22 @@ func (s *server) handlePosition(c *gin.Context) {
 	writeRaw(c, http.StatusOK, func(b []byte) []byte { return appendWaiting(b, t.Seq, p) })
 }
 
-// appendWaiting appends the poll's answer for a waiting token.
+// appendWaiting appends the poll's answer for a token not active: waiting,
+// in the pre-queue, or sold out.
 func appendWaiting(b []byte, seq int64, p queue.Position) []byte {
 	b = append(b, `{"token_id":`...)
 	b = strconv.AppendInt(b, seq, 10)
+	switch p.Status {
+	case queue.StatusSoldOut:
+		// Nothing left to wait for: no poll_after_ms, the client stops.
+		return append(b, `,"status":"sold_out","queue_position":null}`...)
+	case queue.StatusPrequeue:
+		b = append(b, `,"status":"prequeue","queue_position":null,"opens_at":"`...)
+		b = p.OpensAt.AppendFormat(b, time.RFC3339)
+		b = append(b, `","poll_after_ms":`...)
+		b = strconv.AppendInt(b, p.PollAfter.Milliseconds(), 10)
+		return append(b, '}')
+	}
 	b = append(b, `,"status":"waiting","queue_position":`...)
 	b = strconv.AppendInt(b, p.QueuePosition, 10)
 	b = append(b, `,"ahead":`...)
@@ -140,4 +154,13 @@ func writeRaw(c *gin.Context, status int, appendBody func([]byte) []byte) {
 	c.Data(status, "application/json; charset=utf-8", b)
 	*buf = b
 	bufs.Put(buf)
+}
+
+// concertExists returns booking.ErrConcertNotFound for an unknown concert.
+func (s *server) concertExists(ctx context.Context, concertID int64) error {
+	ok, err := s.Booking.ConcertExists(ctx, concertID)
+	if err == nil && !ok {
+		err = booking.ErrConcertNotFound
+	}
+	return err
 }

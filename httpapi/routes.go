@@ -30,6 +30,8 @@ func (s *server) routes(e *gin.Engine) {
 	// The public catalogue, from memory; fans' pages read it.
 	api.GET("/concerts", s.handlePublicConcerts)
 	api.GET("/concerts/:id", s.handlePublicConcert)
+	// Anyone may check a scheduled sale's draw.
+	api.GET("/concerts/:id/draw", s.handleDraw)
 
 	api.GET("/pay", s.handleBalance)
 	api.POST("/chargePay", s.handleCharge)

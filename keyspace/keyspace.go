@@ -60,8 +60,33 @@ func (c Concert) ActiveUsers() string { return c.base + "active_users" }
 // sequence is recovered without storing it per waiting user.
 func (c Concert) Timeline() string { return c.base + "timeline" }
 
-// Queue is the hash of admission settings and state (bucket, head, totals).
+// Queue is the hash of admission settings and state (bucket, head, totals,
+// schedule, stock).
 func (c Concert) Queue() string { return c.base + "queue" }
+
+// Prequeue maps each user who entered before a scheduled open to
+// "<arrival seq>:<issue second>".
+func (c Concert) Prequeue() string { return c.base + "prequeue" }
+
+// Draw is the hash of a scheduled open's draw: seed, commitment, opens_at,
+// entrants, keys_digest.
+func (c Concert) Draw() string { return c.base + "draw" }
+
+// DrawOrder is the list of pre-queue users in draw-key order, written by the
+// placement at the open; the published keys are recomputed from it.
+func (c Concert) DrawOrder() string { return c.base + "draw_order" }
+
+// Heartbeats maps a waiting user to the millisecond time after which, without
+// a new poll, admission treats them as gone.
+func (c Concert) Heartbeats() string { return c.base + "heartbeats" }
+
+// Skipped is the sorted set of tokens ("<seq>:<user>") that admission skipped
+// as silent, scored by the millisecond time of the skip.
+func (c Concert) Skipped() string { return c.base + "skipped" }
+
+// Rejoined is the sorted set of skipped tokens ("<seq>:<user>") that polled
+// again within the grace, scored by when they came back: admitted first.
+func (c Concert) Rejoined() string { return c.base + "rejoined" }
 
 // Booking keys.
 

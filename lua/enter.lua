@@ -1,32 +1,57 @@
--- enter.lua: put a user in line, or return the live token they already hold.
+-- enter.lua: put a user in line (or in the pre-queue of a scheduled sale), or
+-- return the live token they already hold.
 --
--- KEYS[1] waiting       zset  user -> arrival sequence
+-- KEYS[1] waiting       zset  user -> place in line (the arrival sequence, or
+--                             for a pre-queue entrant its place from the draw)
 -- KEYS[2] active        zset  "<seq>:<user>" -> admission lapse (ms)
 -- KEYS[3] active_users  hash  user -> seq of their active token
 -- KEYS[4] seq           counter of arrivals
 -- KEYS[5] timeline      zset  issue second -> first sequence of that second
--- KEYS[6] queue         hash  admission settings and state; field gen
+-- KEYS[6] queue         hash  settings and state (see admit.lua); field gen
+-- KEYS[7] prequeue      hash  user -> "<seq>:<issue second>" of pre-queue entrants
+-- KEYS[8] heartbeats    hash  user -> ms after which a silent waiter is gone
 -- ARGV[1] user id
 -- ARGV[2] now (unix ms)
--- ARGV[3] token ttl (ms): how long a waiting token lives after issue
--- ARGV[4] a fresh random generation (1 … 2^52), kept only if the line has none
+-- ARGV[3] token ttl (ms): how long a waiting token lives after issue (after
+--         the open for a pre-queue entrant)
+-- ARGV[4] abandon after (ms): entering counts as a heartbeat
+-- ARGV[5] a fresh random generation (1 … 2^52), kept only if the line has none
 --
--- Returns {created, seq, issued_second, position, active_until_ms, gen}
+-- Returns {created, seq, issued_second, position, active_until_ms, status, opens_at_ms, gen}
 --   created        1 for a new token, 0 when the live token is returned again
---   position       1-based place among waiting users, 0 when active
---   active_until   0 while waiting
+--   position       1-based place among waiting users, 0 when active or in the pre-queue
+--   active_until   0 unless active
+--   status         0 waiting, 1 active, 2 pre-queue, 3 sold out (nothing else is set)
+--   opens_at_ms    the scheduled open, 0 when none
 --   gen            the line's generation, which the token carries: a Redis
 --                  that lost the line (restarted empty, flushed) starts a new
 --                  one, so tokens of the lost line are told apart
 -- Order is the arrival sequence (INCR), never wall-clock time, so replicas with
--- skewed clocks cannot reorder the line.
+-- skewed clocks cannot reorder the line; whether an arrival is in the
+-- pre-queue is decided by the queue's phase here, inside Redis, so every
+-- replica agrees.
 
 local waiting, active, active_users, seqkey, timeline = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local q, prequeue, heartbeats = KEYS[6], KEYS[7], KEYS[8]
 local user = ARGV[1]
 local now = tonumber(ARGV[2])
 local token_ttl = tonumber(ARGV[3])
-redis.call('HSETNX', KEYS[6], 'gen', ARGV[4])
-local gen = tonumber(redis.call('HGET', KEYS[6], 'gen'))
+local alive_until = now + tonumber(ARGV[4])
+redis.call('HSETNX', q, 'gen', ARGV[5])
+local gen = tonumber(redis.call('HGET', q, 'gen'))
+
+local st = redis.call('HMGET', q, 'sold_out', 'phase', 'opens_at_ms', 'open_seq', 'open_ms')
+if st[1] == '1' then return {0, 0, 0, 0, 0, 3, 0, gen} end
+local phase = st[2] or ''
+local opens_at = tonumber(st[3]) or 0
+local open_seq = tonumber(st[4]) or 0
+local open_ms = tonumber(st[5]) or 0
+
+-- A new sign of life for a user already in line.
+local function beat()
+  local old = tonumber(redis.call('HGET', heartbeats, user))
+  if old and old < alive_until then redis.call('HSET', heartbeats, user, alive_until) end
+end
 
 -- The issue second of a sequence: the newest timeline entry at or before it.
 local function issued_of(seq)
@@ -38,11 +63,35 @@ end
 local aseq = redis.call('HGET', active_users, user)
 if aseq then
   local until_ms = redis.call('ZSCORE', active, aseq .. ':' .. user)
-  local issued = issued_of(tonumber(aseq))
+  local pre = redis.call('HGET', prequeue, user)
+  local issued
+  if pre and string.sub(pre, 1, #aseq + 1) == aseq .. ':' then
+    issued = tonumber(string.sub(pre, #aseq + 2))
+  else
+    issued = issued_of(tonumber(aseq))
+  end
   if until_ms and tonumber(until_ms) > now and issued then
-    return {0, tonumber(aseq), issued, 0, tonumber(until_ms), gen}
+    return {0, tonumber(aseq), issued, 0, tonumber(until_ms), 1, opens_at, gen}
   end
   redis.call('HDEL', active_users, user)
+end
+
+local pre = redis.call('HGET', prequeue, user)
+if pre then
+  local sep = string.find(pre, ':', 1, true)
+  local pseq, issued = tonumber(string.sub(pre, 1, sep - 1)), tonumber(string.sub(pre, sep + 1))
+  if phase == 'scheduled' or phase == 'placing' then
+    beat()
+    return {0, pseq, issued, 0, 0, 2, opens_at, gen}
+  end
+  local place = tonumber(redis.call('ZSCORE', waiting, user))
+  if place and place <= open_seq and open_ms + token_ttl > now then
+    beat()
+    return {0, pseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
+  end
+  -- Admitted and lapsed, skipped, or expired: this user starts again at the back.
+  if place and place <= open_seq then redis.call('ZREM', waiting, user) end
+  redis.call('HDEL', prequeue, user)
 end
 
 local wseq = redis.call('ZSCORE', waiting, user)
@@ -50,7 +99,8 @@ if wseq then
   wseq = tonumber(wseq)
   local issued = issued_of(wseq)
   if issued and issued * 1000 + token_ttl > now then
-    return {0, wseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, gen}
+    beat()
+    return {0, wseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
   end
   -- Expired while waiting: the user starts again at the back of the line.
   redis.call('ZREM', waiting, user)
@@ -65,5 +115,10 @@ if #last > 0 and tonumber(last[1]) >= sec then
 else
   redis.call('ZADD', timeline, seq, sec)
 end
+redis.call('HSET', heartbeats, user, alive_until)
+if phase == 'scheduled' then
+  redis.call('HSET', prequeue, user, string.format('%d:%d', seq, sec))
+  return {1, seq, sec, 0, 0, 2, opens_at, gen}
+end
 redis.call('ZADD', waiting, seq, user)
-return {1, seq, sec, redis.call('ZCARD', waiting), 0, gen}
+return {1, seq, sec, redis.call('ZCARD', waiting), 0, 0, opens_at, gen}

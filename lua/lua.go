@@ -34,4 +34,10 @@ var (
 	Release = load("release.lua")
 	// Settings reads and changes the admission settings of a concert (settings.lua).
 	Settings = load("settings.lua")
+	// Schedule sets, moves or clears a concert's scheduled open (schedule.lua).
+	Schedule = load("schedule.lua")
+	// Place puts one batch of the pre-queue in line at the open (place.lua).
+	Place = load("place.lua")
+	// Heartbeat records a replica's batch of polls (heartbeat.lua).
+	Heartbeat = load("heartbeat.lua")
 )

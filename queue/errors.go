@@ -25,6 +25,12 @@ var (
 	ErrNotAdmitted = errors.New("not admitted yet")
 	// ErrInvalidSettings: an admission setting out of range.
 	ErrInvalidSettings = errors.New("invalid admission settings")
+	// ErrSoldOut: every seat of the concert is sold; nobody new joins its line.
+	ErrSoldOut = errors.New("sold out")
+	// ErrSaleOpen: the sale has opened, so its schedule can no longer change.
+	ErrSaleOpen = errors.New("the sale is open")
+	// ErrNoDraw: the concert has no scheduled open, hence no draw.
+	ErrNoDraw = errors.New("no draw")
 	// ErrUnavailable: Redis could not be reached in time (see package
 	// unreachable); nothing is known to have changed. Try again later.
 	ErrUnavailable = errors.New("queue: redis unavailable")

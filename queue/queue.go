@@ -48,12 +48,31 @@ type Config struct {
 	// StaleAfter is how old the local copy of a concert's admission state may
 	// be before a poll reads Redis instead.
 	StaleAfter time.Duration
+	// AbandonAfter is how long a waiting token may stay silent (no poll)
+	// before admission skips it; three times the last poll interval it was
+	// given counts instead when that is longer.
+	AbandonAfter time.Duration
+	// RejoinGrace is how long after its skip a token that polls again is
+	// admitted ahead of the line; after that it has expired.
+	RejoinGrace time.Duration
+	// PlaceBatch is the most pre-queue entrants one placement call writes
+	// (bounds script time at the open).
+	PlaceBatch int
+	// Stock tells admission how many seats of a concert are left; nil means
+	// admission never looks at stock.
+	Stock func(ctx context.Context, concertID int64) (Stock, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// OnAdmit, when set, is told the outcome of every admission step this
 	// replica runs (the live view counts with it). It must be quick: it runs
 	// on the admission loop.
 	OnAdmit func(concertID int64, a Admission)
+}
+
+// Stock is what admission needs to know of a concert's seats.
+type Stock struct {
+	Free    int64 // neither sold nor held
+	SoldOut bool  // every seat sold
 }
 
 func (c *Config) setDefaults() {
@@ -72,6 +91,15 @@ func (c *Config) setDefaults() {
 	if c.StaleAfter <= 0 {
 		c.StaleAfter = 2 * time.Second
 	}
+	if c.AbandonAfter <= 0 {
+		c.AbandonAfter = 30 * time.Second
+	}
+	if c.RejoinGrace <= 0 {
+		c.RejoinGrace = 10 * time.Minute
+	}
+	if c.PlaceBatch <= 0 {
+		c.PlaceBatch = 5000
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -86,12 +114,19 @@ type Queue struct {
 
 	mu    sync.RWMutex
 	views map[int64]*view
+
+	beats      beats
+	places     sync.Map             // placeKey -> place in line of a pre-queue token
+	placements map[int64]*placement // guarded by mu
 }
 
 // New returns a Queue on rdb whose keys live in keys.
 func New(rdb redis.UniversalClient, keys keyspace.Space, signer *Signer, cfg Config) *Queue {
 	cfg.setDefaults()
-	return &Queue{rdb: rdb, keys: keys, signer: signer, cfg: cfg, views: make(map[int64]*view)}
+	q := &Queue{rdb: rdb, keys: keys, signer: signer, cfg: cfg, views: make(map[int64]*view),
+		placements: make(map[int64]*placement)}
+	q.beats.init()
+	return q
 }
 
 // Signer returns the signer of this queue's tokens.
@@ -99,8 +134,10 @@ func (q *Queue) Signer() *Signer { return q.signer }
 
 // Status of a token.
 const (
-	StatusWaiting = "waiting"
-	StatusActive  = "active"
+	StatusWaiting  = "waiting"
+	StatusActive   = "active"
+	StatusPrequeue = "prequeue" // entered before a scheduled open
+	StatusSoldOut  = "sold_out" // every seat sold: stop polling
 )
 
 // Ticket is the answer to entering the line.
@@ -109,13 +146,16 @@ type Ticket struct {
 	Claims      Token
 	Created     bool // false when the user's live token was returned again
 	Status      string
-	Position    int64 // 1-based among waiting tokens; 0 once active
+	Position    int64 // 1-based among waiting tokens; 0 once active or in the pre-queue
 	ActiveUntil time.Time
+	OpensAt     time.Time // the scheduled open; zero when none
 }
 
 // Enter puts userID in the line of concertID, or returns the live token the
 // user already holds there (a user never gets a second place in line).
-// The caller checks that the concert exists.
+// Before a scheduled open the user joins the pre-queue (Status
+// StatusPrequeue, Position 0), whose order the draw decides at the open.
+// The caller checks that the concert exists. Returns ErrSoldOut.
 func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Ticket, error) {
 	if !userid.Valid(userID) || concertID <= 0 {
 		return Ticket{}, fmt.Errorf("queue: enter: bad user or concert")
@@ -123,13 +163,22 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 	k := q.keys.Concert(concertID)
 	now := q.cfg.Now()
 	res, err := lua.Enter.Run(ctx, q.rdb,
-		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue()},
-		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds(), newGeneration()).Int64Slice()
+		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue(), k.Prequeue(), k.Heartbeats()},
+		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds(), q.cfg.AbandonAfter.Milliseconds(), newGeneration()).Int64Slice()
 	if err != nil {
 		return Ticket{}, storeError("enter", err)
 	}
-	if len(res) != 6 {
+	if len(res) != 8 {
 		return Ticket{}, fmt.Errorf("queue: enter: unexpected reply %v", res)
+	}
+	const (
+		entered  = 0
+		active   = 1
+		prequeue = 2
+		soldOut  = 3
+	)
+	if res[5] == soldOut {
+		return Ticket{}, ErrSoldOut
 	}
 	issued := time.Unix(res[2], 0)
 	claims := Token{
@@ -138,69 +187,143 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 		UserID:    userID,
 		IssuedAt:  issued,
 		ExpiresAt: issued.Add(q.cfg.TokenTTL).Truncate(time.Second),
-		Gen:       res[5],
+		Gen:       res[7],
 	}
-	t := Ticket{Token: q.signer.Sign(claims), Claims: claims, Created: res[0] == 1, Status: StatusWaiting, Position: res[3]}
-	if res[4] > 0 {
+	t := Ticket{Created: res[0] == 1, Status: StatusWaiting, Position: res[3]}
+	if res[6] > 0 {
+		t.OpensAt = time.UnixMilli(res[6])
+		// A pre-queue token lives TokenTTL from the open, like the first
+		// arrival after it.
+		if exp := t.OpensAt.Add(q.cfg.TokenTTL).Truncate(time.Second); exp.After(claims.ExpiresAt) && claims.IssuedAt.Before(t.OpensAt) {
+			claims.ExpiresAt = exp
+		}
+	}
+	switch res[5] {
+	case active:
 		t.Status, t.Position, t.ActiveUntil = StatusActive, 0, time.UnixMilli(res[4])
+	case prequeue:
+		t.Status, t.Position = StatusPrequeue, 0
 	}
+	t.Token, t.Claims = q.signer.Sign(claims), claims
 	return t, nil
 }
 
 // Position is where a token stands.
 type Position struct {
 	Status        string
-	QueuePosition int64 // 0 when active
+	QueuePosition int64 // 0 when active, in the pre-queue or sold out
 	Ahead         int64
 	// EstimatedWait is nil while the queue is paused or no rate is known.
 	EstimatedWait *time.Duration
-	PollAfter     time.Duration
+	PollAfter     time.Duration // 0 when sold out: nothing left to poll for
 	ActiveUntil   time.Time
+	OpensAt       time.Time // set in the pre-queue
 }
 
 // newGeneration is a random line generation, below 2^52 so that Lua
 // numbers (doubles) hold it exactly, and never 0 (tokens without one).
 func newGeneration() int64 { return rand.Int64N(1<<52-1) + 1 }
 
-// Position answers a poll. A waiting token costs no Redis round trip while
-// this replica's copy of the concert's admission state is fresh; the position
-// given is then an upper bound of the true one (tokens ahead that lapsed are
-// still counted until admission passes them). Returns ErrTokenExpired, or
-// ErrLineReset for a token of a line that Redis lost.
+// Position answers a poll, and counts it as the token's heartbeat. A waiting
+// or pre-queue token costs no Redis round trip while this replica's copy of
+// the concert's admission state is fresh (the heartbeat is batched and sent
+// by the admission loop); the position given is then an upper bound of the
+// true one (tokens ahead that lapsed or left are still counted until
+// admission passes them). A token that admission skipped as silent is
+// answered as first in line while it may still rejoin. Returns
+// ErrTokenExpired, or ErrLineReset for a token of a line that Redis lost.
 func (q *Queue) Position(ctx context.Context, t Token) (Position, error) {
 	now := q.cfg.Now()
 	v, err := q.sameLine(ctx, t, now)
 	if err != nil {
 		return Position{}, err
 	}
-	if t.Seq > v.head {
+	switch {
+	case v.state == stateSoldOut:
+		return Position{Status: StatusSoldOut}, nil
+	case v.state == stateScheduled || (v.state == statePlacing && t.Seq <= v.openSeq):
 		if !now.Before(t.ExpiresAt) {
 			return Position{}, ErrTokenExpired
 		}
-		return v.waitingPosition(t.Seq), nil
+		p := v.prequeuePosition(t.Seq, now)
+		q.beat(t, now, p.PollAfter)
+		return p, nil
 	}
-	until, err := q.activeUntil(ctx, t, now)
+	place, err := q.placeOf(ctx, t, v)
 	if err != nil {
 		return Position{}, err
 	}
-	return Position{Status: StatusActive, ActiveUntil: until}, nil
+	if place > v.head {
+		if !now.Before(t.ExpiresAt) {
+			return Position{}, ErrTokenExpired
+		}
+		p := v.waitingPosition(place)
+		q.beat(t, now, p.PollAfter)
+		return p, nil
+	}
+	return q.passedPosition(ctx, t, now)
+}
+
+// passedPosition answers for a token that admission has passed: active,
+// skipped (and so first in line if it polls within the grace), or expired.
+func (q *Queue) passedPosition(ctx context.Context, t Token, now time.Time) (Position, error) {
+	until, err := q.activeUntil(ctx, t, now)
+	if err == nil {
+		return Position{Status: StatusActive, ActiveUntil: until}, nil
+	}
+	if !errors.Is(err, ErrTokenExpired) {
+		return Position{}, err
+	}
+	back, err := q.mayRejoin(ctx, t, now)
+	if err != nil || !back {
+		return Position{}, errors.Join(err, ErrTokenExpired)
+	}
+	p := Position{Status: StatusWaiting, QueuePosition: 1, PollAfter: MinPollAfter}
+	q.beat(t, now, p.PollAfter)
+	return p, nil
+}
+
+// mayRejoin reports whether t was skipped as silent and may still come back
+// (or already has), in one Redis round trip.
+func (q *Queue) mayRejoin(ctx context.Context, t Token, now time.Time) (bool, error) {
+	k := q.keys.Concert(t.ConcertID)
+	pipe := q.rdb.Pipeline()
+	skipped := pipe.ZScore(ctx, k.Skipped(), t.member())
+	rejoined := pipe.ZScore(ctx, k.Rejoined(), t.member())
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, storeError("skipped check", err)
+	}
+	if rejoined.Err() == nil {
+		return true, nil
+	}
+	at, err := skipped.Result()
+	return err == nil && now.Before(time.UnixMilli(int64(at)).Add(q.cfg.RejoinGrace)), nil
 }
 
 // Admitted checks that t is active now, in one Redis round trip, and returns
-// when its admission lapses. Returns ErrTokenExpired, ErrLineReset, or a
-// *NotAdmittedError for a token still waiting.
+// when its admission lapses. Returns ErrTokenExpired (also for a token whose
+// concert sold out while it waited), ErrLineReset, or a *NotAdmittedError for
+// a token still waiting.
 func (q *Queue) Admitted(ctx context.Context, t Token) (time.Time, error) {
 	now := q.cfg.Now()
-	v, err := q.sameLine(ctx, t, now)
-	if err != nil {
+	// A token of a lost line is told so, even if the new line happens to
+	// hold an active token of the same sequence and user.
+	if _, err := q.sameLine(ctx, t, now); err != nil {
 		return time.Time{}, err
 	}
 	until, err := q.activeUntil(ctx, t, now)
 	if !errors.Is(err, ErrTokenExpired) {
 		return until, err
 	}
-	if t.Seq > v.head && now.Before(t.ExpiresAt) {
-		return time.Time{}, &NotAdmittedError{Position: t.Seq - v.head}
+	p, err := q.Position(ctx, t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch p.Status {
+	case StatusWaiting, StatusPrequeue:
+		return time.Time{}, &NotAdmittedError{Position: p.QueuePosition}
+	case StatusActive:
+		return p.ActiveUntil, nil
 	}
 	return time.Time{}, ErrTokenExpired
 }
@@ -237,30 +360,103 @@ func (q *Queue) Release(ctx context.Context, t Token) error {
 // right after it.
 type Admission struct {
 	Admitted      int64
-	Head          int64 // highest arrival sequence admission has passed
+	Head          int64 // highest place in line admission has passed
 	Waiting       int64
 	Active        int64
 	AdmittedTotal int64
+	Skipped       int64 // waiting tokens this step skipped as silent
+	SkippedTotal  int64 // waiting tokens skipped as silent, since the line began
 	Settings      Settings
-	Gen           int64 // the line's generation (see Enter)
+	Gen           int64     // the line's generation (see Enter)
+	State         string    // StateOpen, StateScheduled or StateSoldOut
+	OpensAt       time.Time // the scheduled open; zero when none
+	FreeSeats     int64     // as admission saw them; -1 when unknown
+	// OpenSeq is the arrival sequence at the open: tokens at or below it
+	// came through the pre-queue (0 without a scheduled open).
+	OpenSeq int64
+	state   int
+}
+
+// States of a concert's sale, as GET /admin/queue shows them.
+const (
+	StateScheduled = "scheduled"
+	StateOpen      = "open"
+	StatePaused    = "paused"
+	StateSoldOut   = "sold_out"
+)
+
+// The state codes admit.lua and settings.lua return.
+const (
+	stateOpen = iota
+	stateScheduled
+	statePlacing
+	stateSoldOut
+)
+
+func stateName(code int, paused bool) string {
+	switch {
+	case code == stateSoldOut:
+		return StateSoldOut
+	case code == stateScheduled:
+		return StateScheduled
+	case paused:
+		return StatePaused
+	}
+	return StateOpen
 }
 
 // Admit runs one admission step for concertID: it lapses active tokens whose
 // time is up, then admits from the head of the line as many as the token
-// bucket and max_active allow, skipping waiting tokens that expired.
+// bucket and max_active allow, skipped tokens that came back first, passing
+// over waiting tokens that expired or went silent. It admits nobody while no
+// seat is free, and releases the line once every seat is sold. At a scheduled
+// open it places the pre-queue in draw order first.
 // Safe to call from any number of replicas at once.
 func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
+	a, err := q.admitStep(ctx, concertID)
+	if err != nil || a.state != statePlacing {
+		return a, err
+	}
+	if err := q.placePrequeue(ctx, concertID); err != nil {
+		return a, err
+	}
+	return q.admitStep(ctx, concertID)
+}
+
+// stockTimeout bounds the stock count of one admission step.
+const stockTimeout = 300 * time.Millisecond
+
+func (q *Queue) admitStep(ctx context.Context, concertID int64) (Admission, error) {
 	k := q.keys.Concert(concertID)
+	stock := Stock{Free: -1}
+	if q.cfg.Stock != nil {
+		// Bounded apart from the step: a stock count stuck on an outage must
+		// not take the admission step's deadline with it.
+		sctx, cancel := context.WithTimeout(ctx, stockTimeout)
+		s, err := q.cfg.Stock(sctx, concertID)
+		cancel()
+		if err == nil {
+			stock = s
+		}
+		// Stock unknown (its store is unreachable): admission goes on, since
+		// pausing a whole line for an outage of the seat counts would be worse.
+	}
+	soldOut := 0
+	if stock.SoldOut {
+		soldOut = 1
+	}
 	now := q.cfg.Now()
 	d := q.cfg.Defaults
 	res, err := lua.Admit.Run(ctx, q.rdb,
-		[]string{k.Queue(), k.Waiting(), k.Active(), k.ActiveUsers(), k.Timeline()},
+		[]string{k.Queue(), k.Waiting(), k.Active(), k.ActiveUsers(), k.Timeline(),
+			k.Seq(), k.Prequeue(), k.Heartbeats(), k.Skipped(), k.Rejoined()},
 		now.UnixMilli(), formatRate(d.AdmitPerSecond), d.MaxActive, d.ActiveTTL.Milliseconds(),
-		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds(), newGeneration()).Int64Slice()
+		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds(),
+		stock.Free, soldOut, q.cfg.RejoinGrace.Milliseconds(), newGeneration()).Int64Slice()
 	if err != nil {
 		return Admission{}, storeError("admit", err)
 	}
-	if len(res) != 10 {
+	if len(res) != 16 {
 		return Admission{}, fmt.Errorf("queue: admit: unexpected reply %v", res)
 	}
 	a := Admission{
@@ -271,7 +467,12 @@ func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
 			MaxActive:      res[7],
 			ActiveTTL:      time.Duration(res[8]) * time.Millisecond,
 		},
-		Gen: res[9],
+		Gen:   res[15],
+		state: int(res[9]), OpenSeq: res[10], SkippedTotal: res[12], FreeSeats: res[13], Skipped: res[14],
+	}
+	a.State = stateName(a.state, a.Settings.Paused)
+	if res[11] > 0 {
+		a.OpensAt = time.UnixMilli(res[11])
 	}
 	q.observe(concertID, now, a)
 	if q.cfg.OnAdmit != nil {
@@ -283,9 +484,13 @@ func (q *Queue) Admit(ctx context.Context, concertID int64) (Admission, error) {
 // Status is what an admin sees of a concert's line.
 type Status struct {
 	Settings
-	Waiting       int64
+	Waiting       int64 // with the pre-queue before the open
 	Active        int64
 	AdmittedTotal int64
+	SkippedTotal  int64
+	FreeSeats     int64     // as the latest admission step saw them; -1 when unknown
+	OpensAt       time.Time // zero when none
+	State         string    // StateScheduled, StateOpen, StatePaused or StateSoldOut
 }
 
 // SettingsPatch names the settings to change; nil fields stay as they are.
@@ -350,14 +555,14 @@ func (q *Queue) UpdateSettings(ctx context.Context, concertID int64, p SettingsP
 		}
 		args = append(args, "paused", paused)
 	}
-	res, err := lua.Settings.Run(ctx, q.rdb, []string{k.Queue(), k.Waiting(), k.Active()}, args...).Int64Slice()
+	res, err := lua.Settings.Run(ctx, q.rdb, []string{k.Queue(), k.Waiting(), k.Active(), k.Prequeue()}, args...).Int64Slice()
 	if err != nil {
 		return Status{}, storeError("settings", err)
 	}
-	if len(res) != 7 {
+	if len(res) != 11 {
 		return Status{}, fmt.Errorf("queue: settings: unexpected reply %v", res)
 	}
-	return Status{
+	st := Status{
 		Settings: Settings{
 			AdmitPerSecond: float64(res[0]) / 1000,
 			MaxActive:      res[1],
@@ -365,7 +570,13 @@ func (q *Queue) UpdateSettings(ctx context.Context, concertID int64, p SettingsP
 			Paused:         res[3] == 1,
 		},
 		AdmittedTotal: res[4], Waiting: res[5], Active: res[6],
-	}, nil
+		SkippedTotal: res[7], FreeSeats: res[10],
+	}
+	if res[8] > 0 {
+		st.OpensAt = time.UnixMilli(res[8])
+	}
+	st.State = stateName(int(res[9]), st.Paused)
+	return st, nil
 }
 
 func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', -1, 64) }
@@ -378,6 +589,11 @@ func (q *Queue) Run(ctx context.Context, interval time.Duration, concerts func()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
+		flushCtx, cancel := context.WithTimeout(ctx, interval*4+time.Second)
+		if err := q.FlushHeartbeats(flushCtx); err != nil && ctx.Err() == nil && onError != nil {
+			onError(0, err)
+		}
+		cancel()
 		for _, id := range concerts() {
 			stepCtx, cancel := context.WithTimeout(ctx, interval*4+time.Second)
 			_, err := q.Admit(stepCtx, id)

@@ -32,6 +32,8 @@ func newFixture(t *testing.T, s queue.Settings) *fixture {
 	clk := testenv.NewClock(time.Date(2030, 5, 1, 10, 0, 0, 0, time.UTC))
 	q := queue.New(rdb, keyspace.New(""), queue.NewSigner([]byte("test-secret")), queue.Config{
 		TokenTTL: 2 * time.Hour, Defaults: s, Now: clk.Now,
+		// These tests drive the clock far without polling: nobody abandons.
+		AbandonAfter: 24 * time.Hour,
 	})
 	return &fixture{q: q, mr: mr, rdb: rdb, clock: clk, ctx: context.Background()}
 }

@@ -17,6 +17,9 @@ type view struct {
 	gen      int64 // the line's generation; 0 when Redis has no line
 	head     int64
 	settings Settings
+	state    int       // stateOpen, stateScheduled, statePlacing or stateSoldOut
+	openSeq  int64     // arrival sequence at the open (0: no pre-queue)
+	opensAt  time.Time // zero when no open is scheduled
 	last     Admission // the latest admission step's outcome
 	// samples of admitted_total over the last rateWindow, oldest first, for
 	// the admission rate actually measured.
@@ -60,6 +63,15 @@ func (v *view) waitingPosition(seq int64) Position {
 	return p
 }
 
+// prequeuePosition is the answer for a token in the pre-queue: no place yet,
+// and a poll interval that lands near the open, spread over a second by the
+// token's sequence so that the pre-queue does not poll all at once.
+func (v *view) prequeuePosition(seq int64, now time.Time) Position {
+	wait := v.opensAt.Sub(now) + time.Duration(seq%1000)*time.Millisecond
+	return Position{Status: StatusPrequeue, OpensAt: v.opensAt,
+		PollAfter: min(max(wait, MinPollAfter), MaxPollAfter).Round(100 * time.Millisecond)}
+}
+
 // Poll intervals: the front of the line polls often, the back rarely.
 const (
 	MinPollAfter = time.Second
@@ -98,6 +110,7 @@ func (q *Queue) observe(concertID int64, now time.Time, a Admission) {
 		v.head = a.Head
 	}
 	v.settings = a.Settings
+	v.state, v.openSeq, v.opensAt = a.state, a.OpenSeq, a.OpensAt
 	v.last = a
 	v.samples = append(v.samples, sample{at: now, total: a.AdmittedTotal})
 	cut := 0
@@ -121,13 +134,15 @@ func (q *Queue) readView(ctx context.Context, concertID int64, now time.Time, fo
 	var cp view
 	fresh := v != nil && now.Sub(v.at) < q.cfg.StaleAfter
 	if fresh {
-		cp = view{at: v.at, gen: v.gen, head: v.head, settings: v.settings, samples: v.samples}
+		cp = view{at: v.at, gen: v.gen, head: v.head, settings: v.settings, samples: v.samples,
+			state: v.state, openSeq: v.openSeq, opensAt: v.opensAt}
 	}
 	q.mu.RUnlock()
 	if fresh && !force {
 		return cp, nil
 	}
-	vals, err := q.rdb.HMGet(ctx, q.keys.Concert(concertID).Queue(), "head", "admit_per_second", "paused", "gen").Result()
+	vals, err := q.rdb.HMGet(ctx, q.keys.Concert(concertID).Queue(), "head", "admit_per_second", "paused", "gen",
+		"phase", "sold_out", "open_seq", "opens_at_ms").Result()
 	if err != nil && err != redis.Nil {
 		return view{}, storeError("read admission state", err)
 	}
@@ -143,6 +158,21 @@ func (q *Queue) readView(ctx context.Context, concertID int64, now time.Time, fo
 	}
 	if s, ok := vals[3].(string); ok {
 		cp.gen, _ = strconv.ParseInt(s, 10, 64)
+	}
+	switch phase, _ := vals[4].(string); {
+	case vals[5] == "1":
+		cp.state = stateSoldOut
+	case phase == "scheduled":
+		cp.state = stateScheduled
+	case phase == "placing":
+		cp.state = statePlacing
+	}
+	if s, ok := vals[6].(string); ok {
+		cp.openSeq, _ = strconv.ParseInt(s, 10, 64)
+	}
+	if s, ok := vals[7].(string); ok {
+		ms, _ := strconv.ParseInt(s, 10, 64)
+		cp.opensAt = time.UnixMilli(ms)
 	}
 	if v != nil && v.gen == cp.gen && v.head > cp.head {
 		cp.head = v.head

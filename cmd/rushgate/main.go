@@ -4,6 +4,8 @@
 //	rushgate migrate   apply pending migrations and exit
 //	rushgate seed --dates N --seats M --price P [--first-date YYYY-MM-DD]
 //	rushgate audit     check that no money was created or lost and no seat sold twice
+//	rushgate verify-draw --url URL --concert ID [--user USER_ID] [--keys]
+//	                   check a scheduled sale's published draw from the outside
 //
 // Configuration comes from the environment (see the README).
 package main
@@ -48,6 +50,9 @@ const usage = `usage:
   rushgate migrate   apply pending migrations and exit
   rushgate seed --dates N --seats M --price P [--first-date YYYY-MM-DD]
   rushgate audit     check the books: exits 1 when money was created or lost, or a seat sold twice
+  rushgate verify-draw --url URL --concert ID [--user USER_ID] [--keys]
+                     check a scheduled sale's draw: sha256(seed) = commitment, the digest and
+                     the order of the keys; with --user, that user's key and place
 `
 
 // run is the whole program, testable end to end: ctx ends it (SIGTERM in
@@ -56,6 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "verify-draw" {
+		// A client of the public API: no configuration of its own.
+		return verifyDraw(ctx, args, stdout)
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {

@@ -72,13 +72,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&o.ReplayFraction, "replay", 0.05, "fraction of payments sent again with their Idempotency-Key")
 	fs.DurationVar(&o.OrderSlack, "order-slack", 0, "allowance of the admission-order check for several replicas behind one URL")
 	fs.StringVar(&o.UserPrefix, "user-prefix", "", "start of every user id (default: rl and a random run id)")
+	fs.IntVar(&o.Prequeue, "prequeue", 0, "users who enter before the concert's scheduled open (read from its draw); the rest arrive from the open on")
+	fs.Float64Var(&o.Abandon, "abandon", 0, "share of users who stop polling after their first answer and never come back")
+	fs.Float64Var(&o.Return, "return", 0, "share of users who go silent after their first answer, then poll again after -return-after")
+	fs.DurationVar(&o.ReturnAfter, "return-after", time.Minute, "how long returning users stay silent")
 	fs.Float64Var(&maxErrorRate, "max-error-rate", 0.001, "largest share of requests answered 5xx or not at all")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line on stderr")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	if fs.NArg() > 0 || o.Users <= 0 || o.Concurrency <= 0 || o.ArrivalRate < 0 || o.PollScale <= 0 {
+	if fs.NArg() > 0 || o.Users <= 0 || o.Concurrency <= 0 || o.ArrivalRate < 0 || o.PollScale <= 0 ||
+		o.Prequeue < 0 || o.Abandon < 0 || o.Return < 0 || o.Abandon+o.Return > 1 {
 		fmt.Fprintln(stderr, "rushload: bad arguments; see rushload -h")
 		return exitUsage
 	}

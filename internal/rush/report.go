@@ -20,6 +20,9 @@ type Report struct {
 	// user done (or the deadline).
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 
+	// DrawNote says whether the pre-queue's draw was read and verified.
+	DrawNote string `json:"draw_note,omitempty"`
+
 	Outcomes map[string]int `json:"outcomes"`
 	// Failures counts the unexpected answers by route, status and code.
 	Failures map[string]int `json:"failures,omitempty"`
@@ -68,6 +71,12 @@ type Admission struct {
 	AdmittedInWindow int64   `json:"admitted_in_window"`
 	RateErrorPct     float64 `json:"rate_error_pct"`
 	AdmittedTotal    int64   `json:"admitted_total_delta"`
+	// SilentAdmissions are admissions no user saw (tokens that had stopped
+	// polling), SilentShare their share of AdmittedTotal; SkippedInactive is
+	// skipped_inactive_total's growth (gateways that skip silent tokens).
+	SilentAdmissions int64   `json:"silent_admissions"`
+	SilentShare      float64 `json:"silent_share"`
+	SkippedInactive  int64   `json:"skipped_inactive_delta"`
 	// RateNote explains a missing measure.
 	RateNote string `json:"rate_note,omitempty"`
 }
@@ -122,7 +131,8 @@ func (r *runner) report(rec Record, elapsed time.Duration) *Report {
 			rep.SeatsOffered += len(seats)
 		}
 	}
-	rep.Invariants = Verify(rec, r.opt.OrderSlack)
+	rep.Record.AdmittedTotal, rep.Record.SilentAdmissions = rep.Admission.AdmittedTotal, rep.Admission.SilentAdmissions
+	rep.Invariants = Verify(rep.Record, r.opt.OrderSlack)
 	rep.Violations = Violations(rep.Invariants)
 	return rep
 }
@@ -158,6 +168,11 @@ func admission(users []UserRecord, samples []adminSample) Admission {
 		}
 	}
 	a.AdmittedTotal = samples[len(samples)-1].admittedTotal - samples[0].admittedTotal
+	a.SkippedInactive = samples[len(samples)-1].skipped - samples[0].skipped
+	a.SilentAdmissions = max(a.AdmittedTotal-int64(a.Admitted), 0)
+	if a.AdmittedTotal > 0 {
+		a.SilentShare = float64(a.SilentAdmissions) / float64(a.AdmittedTotal)
+	}
 	bound := func(s adminSample) bool { return s.waiting > 0 && !s.paused && s.active < s.maxActive }
 	best, bestLen := -1, 0
 	for i := 0; i < len(samples); {
@@ -227,8 +242,15 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 	}
 
+	if rep.DrawNote != "" {
+		fmt.Fprintf(w, "pre-queue: %s\n", rep.DrawNote)
+	}
 	a := rep.Admission
 	t := a.TimeToAdmission
+	if a.AdminSamples > 0 {
+		defer fmt.Fprintf(w, "admissions no user saw (tokens that had stopped polling): %d of %d (%.2f%%); skipped_inactive_total grew by %d\n",
+			a.SilentAdmissions, a.AdmittedTotal, a.SilentShare*100, a.SkippedInactive)
+	}
 	fmt.Fprintf(w, "\nadmission: %d admitted; time to admission p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, max %.0f ms (poll granularity %.0f ms)\n",
 		a.Admitted, t.P50, t.P95, t.P99, t.Max, a.PollGranularityMS)
 	switch {

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rushgate/rushgate/draw"
 )
 
 // Options configure a rush.
@@ -62,6 +64,18 @@ type Options struct {
 	Progress io.Writer
 	// Client sends the requests; nil: a client sized to Concurrency.
 	Client *http.Client
+
+	// Prequeue users (the first ones) enter before the concert's scheduled
+	// open, read from its published draw; the rest arrive from the open on,
+	// at ArrivalRate. The admission order is then checked against the draw.
+	Prequeue int
+	// Abandon is the share of users who stop polling after their first
+	// answer and never come back (they closed the tab).
+	Abandon float64
+	// Return is the share of users who go silent after their first answer
+	// for ReturnAfter, then poll again.
+	Return      float64
+	ReturnAfter time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -80,6 +94,9 @@ func (o *Options) setDefaults() {
 	if o.PollScale <= 0 {
 		o.PollScale = 1
 	}
+	if o.ReturnAfter <= 0 {
+		o.ReturnAfter = time.Minute
+	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 }
 
@@ -92,6 +109,7 @@ const (
 	OutcomeNoToken    = "no_token"   // could not enter the line
 	OutcomeTokenLost  = "token_lost" // the token expired or was refused
 	OutcomeGaveUp     = "gave_up"    // kept losing seat races
+	OutcomeAbandoned  = "abandoned"  // stopped polling on purpose (Options.Abandon)
 	maxRetries        = 5            // transport errors, 429 and 5xx
 	maxSeatTries      = 8            // seats tried from one listing
 	maxRounds         = 6            // listings of dates and seats
@@ -148,8 +166,15 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		return nil, err
 	}
 
+	var opensIn time.Duration
+	if opt.Prequeue > 0 {
+		var err error
+		if opensIn, err = r.untilOpen(ctx); err != nil {
+			return nil, err
+		}
+	}
 	r.start = time.Now()
-	runCtx, cancel := context.WithTimeout(ctx, opt.Duration)
+	runCtx, cancel := context.WithTimeout(ctx, opt.Duration+opensIn)
 	defer cancel()
 
 	users := make([]UserRecord, opt.Users)
@@ -162,17 +187,16 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 
 	seed := mrand.Uint64()
 	for i := range users {
-		if opt.ArrivalRate > 0 {
-			at := time.Duration(float64(i) / opt.ArrivalRate * float64(time.Second))
+		if at, ok := r.arrival(i, opensIn); ok {
 			if !sleepCtx(runCtx, at-time.Since(r.start)) {
 				for j := i; j < len(users); j++ {
-					users[j] = newUser(r.opt.UserPrefix, j)
+					users[j] = r.newUser(j)
 					users[j].Outcome = OutcomeUnfinished
 				}
 				break
 			}
 		}
-		users[i] = newUser(r.opt.UserPrefix, i)
+		users[i] = r.newUser(i)
 		wg.Add(1)
 		go func(u *UserRecord) {
 			defer wg.Done()
@@ -188,13 +212,98 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	finalCtx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), finalReadTimeout)
 	defer cancelFinal()
 	r.readBalances(finalCtx, users)
+	drawNote := ""
+	if opt.Prequeue > 0 {
+		drawNote = r.placeByDraw(finalCtx, users)
+	}
 
 	rec := Record{Users: users, Sales: r.sales, Replays: r.replays, Offered: r.offeredSeats(), SeatsOffered: opt.SeatsOffered}
-	return r.report(rec, elapsed), nil
+	rep := r.report(rec, elapsed)
+	rep.DrawNote = drawNote
+	return rep, nil
 }
+
+// arrival is when user i arrives, from the start of the run; ok is false
+// when the user comes at once.
+func (r *runner) arrival(i int, opensIn time.Duration) (time.Duration, bool) {
+	if i < r.opt.Prequeue {
+		return 0, false
+	}
+	n := i - r.opt.Prequeue
+	if r.opt.ArrivalRate <= 0 {
+		return opensIn, opensIn > 0
+	}
+	return opensIn + time.Duration(float64(n)/r.opt.ArrivalRate*float64(time.Second)), true
+}
+
+// Roles of a user in the line.
+const (
+	roleAbandon = "abandon"
+	roleReturn  = "return"
+)
 
 func newUser(prefix string, i int) UserRecord {
 	return UserRecord{ID: prefix + strconv.Itoa(i), LastWaitingSent: -1, FirstActiveRecv: -1}
+}
+
+// newUser is user i of the rush, with their role.
+func (r *runner) newUser(i int) UserRecord {
+	u := newUser(r.opt.UserPrefix, i)
+	u.Prequeue = i < r.opt.Prequeue
+	// A spread of i over [0, 1) that mixes the roles evenly through the line.
+	share := float64((uint64(i)*2654435761)%10007) / 10007
+	switch {
+	case share < r.opt.Abandon:
+		u.Role = roleAbandon
+	case share < r.opt.Abandon+r.opt.Return:
+		u.Role = roleReturn
+	}
+	return u
+}
+
+// untilOpen reads the concert's scheduled open from its published draw.
+func (r *runner) untilOpen(ctx context.Context) (time.Duration, error) {
+	first, _, err := draw.Fetch(ctx, r.client, r.opt.BaseURL, r.opt.ConcertID)
+	if err == nil {
+		return 0, fmt.Errorf("rush: concert %d has opened already: a pre-queue needs a scheduled open", r.opt.ConcertID)
+	}
+	if !errors.Is(err, draw.ErrNotOpen) {
+		return 0, fmt.Errorf("rush: a pre-queue needs a scheduled open: %w", err)
+	}
+	at, err := time.Parse(time.RFC3339, first.OpensAt)
+	if err != nil {
+		return 0, fmt.Errorf("rush: unreadable opens_at %q", first.OpensAt)
+	}
+	return max(time.Until(at), 0), nil
+}
+
+// placeByDraw gives every user their place in line from the published draw:
+// pre-queue users by draw key, later ones behind them by token id. It
+// returns a note when the draw cannot be read or does not verify.
+func (r *runner) placeByDraw(ctx context.Context, users []UserRecord) string {
+	_, pub, err := draw.Fetch(ctx, r.client, r.opt.BaseURL, r.opt.ConcertID)
+	if err != nil {
+		return "draw not read: " + err.Error()
+	}
+	seed, err := draw.Verify(pub)
+	if err != nil {
+		return "draw does not verify: " + err.Error()
+	}
+	keyer := draw.NewKeyer(seed)
+	for i := range users {
+		u := &users[i]
+		if u.TokenID == 0 {
+			continue
+		}
+		// Whoever entered before the open's cut is in the draw, whatever
+		// the run meant: the cut is the gateway's, by arrival sequence.
+		if place := draw.Place(pub.Keys, keyer.Key(u.ID)); place > 0 {
+			u.Place = int64(place)
+		} else {
+			u.Place = pub.Entrants + u.TokenID
+		}
+	}
+	return fmt.Sprintf("draw verified: %d entrants, commitment %s", pub.Entrants, pub.Commitment)
 }
 
 func randomID() string {
@@ -396,6 +505,10 @@ func (r *runner) enter(ctx context.Context, u *UserRecord) (string, bool) {
 			}
 			continue
 		}
+		if err == nil && a.status == http.StatusConflict && a.errorCode() == "sold_out" {
+			u.Outcome, u.SoldOutSeen = OutcomeSoldOut, a.recv
+			return "", false
+		}
 		r.fail(u, OutcomeNoToken, fmt.Sprintf("POST /api/tokens: %d %s%s", a.status, a.errorCode(), errText(err)))
 		return "", false
 	}
@@ -442,7 +555,24 @@ func (r *runner) waitActive(ctx context.Context, u *UserRecord, tok string) bool
 			u.FirstActiveRecv = a.recv
 			return true
 		}
+		if p.Status == "sold_out" {
+			// Nothing left: the gateway released the token; stop polling.
+			u.Outcome, u.SoldOutSeen = OutcomeSoldOut, a.recv
+			return false
+		}
 		u.LastWaitingSent = a.sent
+		switch {
+		case u.Role == roleAbandon:
+			u.Outcome, u.Left = OutcomeAbandoned, true
+			return false
+		case u.Role == roleReturn && !u.Left:
+			u.Left = true
+			if !sleepCtx(ctx, r.opt.ReturnAfter) {
+				u.Outcome = OutcomeUnfinished
+				return false
+			}
+			continue
+		}
 		wait := time.Duration(float64(p.PollAfterMS) * r.opt.PollScale * float64(time.Millisecond))
 		if r.opt.PollCap > 0 {
 			wait = min(wait, r.opt.PollCap)
@@ -647,7 +777,7 @@ func (r *runner) pay(ctx context.Context, u *UserRecord, auth string, h hold, rn
 			u.Paid += p.Amount
 			u.Outcome = OutcomeBought
 			r.mu.Lock()
-			r.sales = append(r.sales, Sale{User: u.ID, ReservationID: p.ReservationID, PaymentID: p.PaymentID,
+			r.sales = append(r.sales, Sale{At: a.recv, User: u.ID, ReservationID: p.ReservationID, PaymentID: p.PaymentID,
 				Date: p.ReservationDate, Seat: p.ReservationSeat, Amount: p.Amount})
 			r.mu.Unlock()
 			if r.opt.ReplayFraction > 0 && rng.Float64() < r.opt.ReplayFraction {
@@ -775,6 +905,7 @@ type adminSample struct {
 	maxActive     int64
 	paused        bool
 	admittedTotal int64
+	skipped       int64 // skipped_inactive_total; 0 from gateways without it
 }
 
 // sampleAdmin reads the admission state each second until the users are done.
@@ -825,6 +956,7 @@ func (r *runner) readAdmin(ctx context.Context) {
 		MaxActive      int64   `json:"max_active"`
 		Paused         bool    `json:"paused"`
 		AdmittedTotal  int64   `json:"admitted_total"`
+		Skipped        int64   `json:"skipped_inactive_total"`
 	}
 	if json.Unmarshal(raw, &q) != nil {
 		return
@@ -833,7 +965,7 @@ func (r *runner) readAdmin(ctx context.Context) {
 	at := t0.Add(t1.Sub(t0) / 2).Sub(r.start)
 	r.mu.Lock()
 	r.samples = append(r.samples, adminSample{at: at, waiting: q.Waiting, active: q.Active, rate: q.AdmitPerSecond,
-		maxActive: q.MaxActive, paused: q.Paused, admittedTotal: q.AdmittedTotal})
+		maxActive: q.MaxActive, paused: q.Paused, admittedTotal: q.AdmittedTotal, skipped: q.Skipped})
 	r.mu.Unlock()
 }
 

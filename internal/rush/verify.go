@@ -22,6 +22,11 @@ type Record struct {
 	// SeatsOffered is how many seats the concert offers in all, when known
 	// (0: unknown; the seats ever listed stand in for it).
 	SeatsOffered int `json:"seats_offered"`
+	// AdmittedTotal is admitted_total's growth over the run (GET
+	// /admin/queue; 0 when not read) and SilentAdmissions the part of it no
+	// user saw: admissions of tokens that had stopped polling.
+	AdmittedTotal    int64 `json:"admitted_total_delta"`
+	SilentAdmissions int64 `json:"silent_admissions"`
 }
 
 // UserRecord is one simulated user. Times are offsets from the start of the
@@ -51,6 +56,18 @@ type UserRecord struct {
 	// cannot be checked and is counted apart.
 	Uncertain bool   `json:"uncertain"`
 	Outcome   string `json:"outcome"`
+	// SoldOutSeen is when the gateway first told this user the concert was
+	// sold out (a poll or an entry); 0 when it never did.
+	SoldOutSeen time.Duration `json:"sold_out_seen,omitempty"`
+	// Prequeue is set for a user who entered before the scheduled open;
+	// Place is their place in line (from the draw; later arrivals behind
+	// them by token id), 0 when unknown: token_id orders the line then.
+	Prequeue bool  `json:"prequeue,omitempty"`
+	Place    int64 `json:"place,omitempty"`
+	// Role is "abandon" or "return" for users who go silent on purpose;
+	// Left is set once they did.
+	Role string `json:"role,omitempty"`
+	Left bool   `json:"left,omitempty"`
 }
 
 // Admitted reports whether the user was seen active.
@@ -58,12 +75,13 @@ func (u UserRecord) Admitted() bool { return u.FirstActiveRecv >= 0 }
 
 // Sale is one successful payment.
 type Sale struct {
-	User          string `json:"user"`
-	ReservationID int64  `json:"reservation_id"`
-	PaymentID     int64  `json:"payment_id"`
-	Date          string `json:"date"`
-	Seat          int    `json:"seat"`
-	Amount        int64  `json:"amount"`
+	At            time.Duration `json:"at"` // when the payment's answer arrived
+	User          string        `json:"user"`
+	ReservationID int64         `json:"reservation_id"`
+	PaymentID     int64         `json:"payment_id"`
+	Date          string        `json:"date"`
+	Seat          int           `json:"seat"`
+	Amount        int64         `json:"amount"`
 }
 
 // Replay is a payment sent again with the same Idempotency-Key after it
@@ -79,11 +97,20 @@ type Replay struct {
 
 // The invariants Verify checks.
 const (
-	CheckSeatOnce      = "seat_sold_once"
-	CheckWithinOffer   = "seats_within_offer"
-	CheckMoney         = "money_conserved"
-	CheckFIFO          = "admission_fifo"
-	CheckReplay        = "payment_replay"
+	CheckSeatOnce     = "seat_sold_once"
+	CheckWithinOffer  = "seats_within_offer"
+	CheckMoney        = "money_conserved"
+	CheckFIFO         = "admission_fifo"
+	CheckReplay       = "payment_replay"
+	CheckSilent       = "silent_admissions"
+	CheckSoldOutPolls = "sold_out_answers"
+	CheckUnsold       = "unsold_while_waiting"
+	// MaxSilentShare is the most admissions that may go to tokens that had
+	// stopped polling.
+	MaxSilentShare = 0.02
+	// SoldOutGrace is how long after the last seat sold a poll may still be
+	// answered with anything but sold_out.
+	SoldOutGrace       = 10 * time.Second
 	maxExamplesPerRule = 5
 )
 
@@ -121,7 +148,84 @@ func Verify(rec Record, orderSlack time.Duration) []Invariant {
 		money(rec),
 		fifo(rec, orderSlack),
 		replays(rec),
+		silent(rec),
+		soldOutAnswers(rec),
+		unsold(rec),
 	}
+}
+
+// silent checks that admission was not spent on users who had left: the
+// admissions (admitted_total's growth over the run) that no user ever saw
+// are those of tokens that stopped polling. Judged only when some users
+// leave and the admin view was read.
+func silent(rec Record) Invariant {
+	inv := Invariant{Name: CheckSilent, Rule: fmt.Sprintf("admissions of tokens that had stopped polling <= %.0f%% of admissions", MaxSilentShare*100)}
+	left := 0
+	for _, u := range rec.Users {
+		if u.Left {
+			left++
+		}
+	}
+	if left == 0 || rec.AdmittedTotal <= 0 {
+		return inv
+	}
+	inv.Checked = int(rec.AdmittedTotal)
+	if share := float64(rec.SilentAdmissions) / float64(rec.AdmittedTotal); share > MaxSilentShare {
+		inv.fail("%d of %d admissions (%.2f%%) went to tokens that had stopped polling", rec.SilentAdmissions, rec.AdmittedTotal, share*100)
+	}
+	return inv
+}
+
+// soldOutAt is when the last seat sold (the answer of the payment that sold
+// it), or false when not every seat sold.
+func soldOutAt(rec Record) (time.Duration, bool) {
+	total := rec.SeatsOffered
+	if total == 0 || len(rec.Sales) < total {
+		return 0, false
+	}
+	var at time.Duration
+	for _, s := range rec.Sales {
+		at = max(at, s.At)
+	}
+	return at, true
+}
+
+// soldOutAnswers checks that once every seat sold, nobody is kept waiting:
+// no poll sent later than SoldOutGrace after the last sale was answered
+// with anything but sold_out (active users are not polling).
+func soldOutAnswers(rec Record) Invariant {
+	inv := Invariant{Name: CheckSoldOutPolls, Rule: fmt.Sprintf("no poll sent %v after the last seat sold was answered other than sold_out", SoldOutGrace)}
+	at, ok := soldOutAt(rec)
+	if !ok {
+		return inv
+	}
+	for _, u := range rec.Users {
+		if u.LastWaitingSent < 0 {
+			continue
+		}
+		inv.Checked++
+		if u.LastWaitingSent > at+SoldOutGrace {
+			inv.fail("%s still told to wait by a poll sent at %v; the last seat sold at %v", u.ID, u.LastWaitingSent.Round(time.Millisecond), at.Round(time.Millisecond))
+		}
+	}
+	return inv
+}
+
+// unsold checks that nobody was sent away as sold out while seats stayed
+// unsold to the end.
+func unsold(rec Record) Invariant {
+	inv := Invariant{Name: CheckUnsold, Rule: "no user told sold_out while seats stayed unsold to the end"}
+	total := rec.SeatsOffered
+	for _, u := range rec.Users {
+		if u.SoldOutSeen <= 0 {
+			continue
+		}
+		inv.Checked++
+		if total > 0 && len(rec.Sales) < total {
+			inv.fail("%s told sold_out at %v, but only %d of %d seats sold", u.ID, u.SoldOutSeen.Round(time.Millisecond), len(rec.Sales), total)
+		}
+	}
+	return inv
 }
 
 // Violations is the number of broken rules' violations in all.
@@ -223,22 +327,30 @@ func money(rec Record) Invariant {
 // windows, so a sound check needs no allowance for them; the request's own
 // flight time is on the safe side at both ends. slack allows for replicas
 // whose copies of the admission head lag one another.
+//
+// The line's order is token_id, or with a pre-queue the place each user got
+// (Place: the draw's, then later arrivals). Users who went silent on purpose
+// (Left) are not judged: a skipped token that comes back is let in ahead of
+// the line by design.
 func fifo(rec Record, slack time.Duration) Invariant {
-	inv := Invariant{Name: CheckFIFO, Rule: fmt.Sprintf("no user still waiting (request sent) after a user with a later token_id was seen active (answer received), slack %v", slack)}
+	inv := Invariant{Name: CheckFIFO, Rule: fmt.Sprintf("no user still waiting (request sent) after a user later in line (token_id, or draw place) was seen active (answer received), slack %v", slack)}
 	users := make([]UserRecord, 0, len(rec.Users))
 	for _, u := range rec.Users {
-		if u.TokenID > 0 {
+		if u.TokenID > 0 && !u.Left {
+			if u.Place == 0 {
+				u.Place = u.TokenID
+			}
 			users = append(users, u)
 		}
 	}
-	sort.Slice(users, func(i, j int) bool { return users[i].TokenID < users[j].TokenID })
+	sort.Slice(users, func(i, j int) bool { return users[i].Place < users[j].Place })
 	inv.Checked = len(users)
 	const never = time.Duration(1<<63 - 1)
 	minActive, minUser := never, UserRecord{}
 	for i := len(users) - 1; i >= 0; i-- {
 		a := users[i]
-		if i+1 < len(users) && users[i+1].TokenID == a.TokenID {
-			inv.fail("token_id %d given to %s and to %s", a.TokenID, a.ID, users[i+1].ID)
+		if i+1 < len(users) && users[i+1].Place == a.Place {
+			inv.fail("place %d given to %s and to %s", a.Place, a.ID, users[i+1].ID)
 		}
 		if a.LastWaitingSent >= 0 && minActive != never && a.LastWaitingSent > minActive+slack {
 			inv.fail("token %d (%s) still waiting at %v, but token %d (%s) was active by %v",

@@ -1,0 +1,37 @@
+-- heartbeat.lua: record the polls a replica has seen since its last flush.
+--
+-- KEYS[1] heartbeats  hash  user -> ms after which a silent waiter is gone
+-- KEYS[2] skipped     zset  "<seq>:<user>" -> ms of the skip
+-- KEYS[3] rejoined    zset  "<seq>:<user>" -> ms of the return
+-- ARGV[1] now (unix ms)
+-- ARGV[2] rejoin grace (ms)
+-- ARGV[3..] pairs: token "<seq>:<user>", alive until (ms)
+--
+-- Returns {recorded, rejoined}
+-- A heartbeat only extends a waiter's entry (created by entering, removed by
+-- admission), so a late flush never brings back someone already admitted. A
+-- poll from a skipped token within the grace puts it in the rejoined set,
+-- which admission serves before the line.
+
+local heartbeats, skipped, rejoined = KEYS[1], KEYS[2], KEYS[3]
+local now, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
+local recorded, back = 0, 0
+for i = 3, #ARGV, 2 do
+  local member, alive = ARGV[i], tonumber(ARGV[i + 1])
+  local at = tonumber(redis.call('ZSCORE', skipped, member))
+  if at then
+    if at + grace >= now then
+      redis.call('ZREM', skipped, member)
+      redis.call('ZADD', rejoined, 'NX', now, member)
+      back = back + 1
+    end
+  else
+    local user = string.sub(member, string.find(member, ':', 1, true) + 1)
+    local old = tonumber(redis.call('HGET', heartbeats, user))
+    if old and old < alive then
+      redis.call('HSET', heartbeats, user, alive)
+      recorded = recorded + 1
+    end
+  end
+end
+return {recorded, back}
