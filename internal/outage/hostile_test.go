@@ -62,7 +62,7 @@ func TestHostileConnections(t *testing.T) {
 			fmt.Sprintf("%x\r\n{\"user_id\":\"u\",\"pad\":\"%s\"}\r\n0\r\n\r\n", 70<<10+23, strings.Repeat("x", 70<<10)), 413, "body_too_large"},
 		{"GarbageRequestLine", "\x00\x01\x02 / HTTP/1.1\r\n\r\n", 400, ""},
 		{"BadContentLength", "POST /api/tokens HTTP/1.1\r\n" + host + "Content-Length: -5\r\n\r\n", 400, ""},
-		{"BothLengthAndChunked", "POST /api/tokens HTTP/1.1\r\n" + host + "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, ""},
+		{"BothLengthAndChunked", "POST /api/tokens HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, ""},
 		{"NULInPath", "GET /api/pay\x00?user_id=a HTTP/1.1\r\n" + host + "\r\n", 400, ""},
 		{"BodyShorterThanDeclared", "POST /api/chargePay HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n{\"user_id\": \"short\"", 400, "invalid_request"},
 	} {

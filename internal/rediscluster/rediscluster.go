@@ -195,14 +195,21 @@ func (c *Cluster) masterAddr(slot int, skip *svctest.Redis) (string, error) {
 		if skip != nil && rdb.Options().Addr == skip.Addr() {
 			return fmt.Errorf("skipped")
 		}
-		ranges, err := rdb.ClusterSlots(ctx).Result()
+		shards, err := rdb.ClusterShards(ctx).Result()
 		if err != nil {
 			return err
 		}
-		for _, r := range ranges {
-			if r.Start <= slot && slot <= r.End && len(r.Nodes) > 0 {
-				addr = r.Nodes[0].Addr
-				return nil
+		for _, sh := range shards {
+			for _, r := range sh.Slots {
+				if r.Start > int64(slot) || int64(slot) > r.End {
+					continue
+				}
+				for _, n := range sh.Nodes {
+					if n.Role == "master" && n.Health == "online" {
+						addr = net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+						return nil
+					}
+				}
 			}
 		}
 		return fmt.Errorf("slot %d is not served", slot)
