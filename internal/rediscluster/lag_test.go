@@ -31,6 +31,13 @@ func TestWaitKeepsWhatAsynchronousReplicationLosesInAFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rdb.Close() })
+	// Two replicas per master: one to spare for WAIT 1, none for WAIT 2.
+	if ws := redisconn.WaitWarnings(context.Background(), rdb, 1); len(ws) != 0 {
+		t.Errorf("REDIS_WAIT_REPLICAS=1 on 2 replicas per master: warnings %q", ws)
+	}
+	if ws := redisconn.WaitWarnings(context.Background(), rdb, 2); len(ws) != 3 {
+		t.Errorf("REDIS_WAIT_REPLICAS=2 on 2 replicas per master: warnings %q, want one per master", ws)
+	}
 	const holdSeats = 5000
 	day := time.Now().AddDate(0, 0, 1).Format("2006-01-02")
 	type side struct {
