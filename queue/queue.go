@@ -265,14 +265,14 @@ func (q *Queue) Position(ctx context.Context, t Token) (Position, error) {
 		q.beat(t, now, p.PollAfter)
 		return p, nil
 	}
-	return q.passedPosition(ctx, t, now)
+	return q.passedPosition(ctx, t, now, v)
 }
 
 // passedPosition answers for a token that admission has passed: active,
 // skipped (and so first in line if it polls within the grace), or expired.
 // The three sets are read in one transaction: read one by one, a rejoined
 // token admitted between the reads would be found in none of them.
-func (q *Queue) passedPosition(ctx context.Context, t Token, now time.Time) (Position, error) {
+func (q *Queue) passedPosition(ctx context.Context, t Token, now time.Time, v view) (Position, error) {
 	k := q.keys.Concert(t.ConcertID)
 	pipe := q.rdb.TxPipeline()
 	active := pipe.ZScore(ctx, k.Active(), t.member())
@@ -293,7 +293,12 @@ func (q *Queue) passedPosition(ctx context.Context, t Token, now time.Time) (Pos
 	if !back {
 		return Position{}, ErrTokenExpired
 	}
+	// First in line: admitted by the next step with room. No estimate only
+	// while the line is paused, as for any waiting token.
 	p := Position{Status: StatusWaiting, QueuePosition: 1, PollAfter: MinPollAfter}
+	if !v.settings.Paused {
+		p.EstimatedWait = new(time.Duration)
+	}
 	q.beat(t, now, p.PollAfter)
 	return p, nil
 }

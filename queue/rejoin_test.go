@@ -69,7 +69,9 @@ func TestASkippedUserWhoEntersAgainGetsTheSkippedTokenBackFirstInLine(t *testing
 					again.Created, again.Claims.Seq, again.Status, again.Position, old.Claims.Seq)
 			}
 			if !pollFirst {
-				poll(t, q, old)
+				if p := poll(t, q, old); p.Status != queue.StatusWaiting || p.QueuePosition != 1 || p.EstimatedWait == nil || *p.EstimatedWait != 0 {
+					t.Errorf("poll of the returned token = %+v, want waiting at 1 with no wait (not the paused null)", p)
+				}
 			}
 			poll(t, q, later)
 			clk.Add(time.Second)
