@@ -100,8 +100,9 @@ func TestThePrequeueCountsDownThenShowsTheDrawnPlace(t *testing.T) {
 	// Far enough ahead for the page to load and be photographed before it.
 	opens := time.Now().Add(30 * time.Second).Truncate(time.Second)
 	id := s.newConcertOpening("Rushgate Live 2026", opens, 1, [3]int{1, 30, 90000})
-	// Paused, so the drawn places stay as drawn while they are read.
-	s.admin(map[string]any{"paused": true})
+	// Nobody is admitted (max_active 0; not paused, which the page would
+	// show too), so the drawn places stay as drawn while they are read.
+	s.admin(map[string]any{"max_active": 0})
 	early := []string{"early-a", "early-b", "early-c", "early-d"}
 	for _, u := range early {
 		s.enter(u)
@@ -123,6 +124,9 @@ func TestThePrequeueCountsDownThenShowsTheDrawnPlace(t *testing.T) {
 	f.expectIn("ko", "#s-prequeue h2", "사전 대기열에 있습니다")
 	if got := f.text("#pq-left"); !strings.HasPrefix(got, "Sale opens in") {
 		t.Errorf("the time left in words, for screen readers: %q", got)
+	}
+	if got := f.text("#pq-at"); !strings.HasPrefix(got, "Opening time: ") {
+		t.Errorf("the opening time: %q", got)
 	}
 	f.snap("prequeue")
 	if next := f.countdown(); next >= first {
@@ -193,7 +197,7 @@ func TestThePrequeueCountsDownThenShowsTheDrawnPlace(t *testing.T) {
 		t.Errorf("%d polls before the open; the pre-queue's poll_after_ms asked for about 2", before)
 	}
 
-	s.admin(map[string]any{"paused": false})
+	s.admin(map[string]any{"max_active": 100})
 	f.waitState("checkout", 20*time.Second)
 }
 

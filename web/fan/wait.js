@@ -75,7 +75,7 @@ function drawPrequeue() {
   // The ticking clock is hidden from screen readers (a change every second
   // is noise); they read the time left in words, which changes by the minute.
   $('pq-left').textContent = left > 0 ? `${t('opensIn')} ${i18n.estimate(left / 1000)}` : t('opening');
-  $('pq-at').textContent = st.opensAt ? i18n.when(new Date(st.opensAt)) : '';
+  $('pq-at').textContent = st.opensAt ? t('openingTime', { t: i18n.when(new Date(st.opensAt)) }) : '';
 }
 
 function drawBanner() {
