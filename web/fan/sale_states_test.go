@@ -49,6 +49,7 @@ func TestASoldOutConcertSaysSoAndStopsPolling(t *testing.T) {
 	if !strings.Contains(string(last.body), `"status":"sold_out"`) {
 		t.Fatalf("the page shows sold out, but its last poll was answered %d %s", last.status, last.body)
 	}
+	f.waitJS("sold out said aloud", `document.getElementById('alert').textContent === 'Sold out. Every seat of this concert has been sold. Thank you for waiting.'`, 5*time.Second)
 	if got := f.str(`document.activeElement?.id || ''`); got != "soldout-title" {
 		t.Errorf("focus after sold out is on %q; want the sold-out heading, so a screen reader starts there", got)
 	}
@@ -134,6 +135,7 @@ func TestThePrequeueCountsDownThenShowsTheDrawnPlace(t *testing.T) {
 	}
 
 	f.waitState("waiting", time.Until(opens)+20*time.Second)
+	t.Logf("the page showed the line %v after the open", time.Since(opens).Round(100*time.Millisecond))
 	// The page shows the place the draw gave: the published seed's key of
 	// this user, among the pre-queue's sorted keys.
 	code, d := s.api("GET", fmt.Sprintf("/api/concerts/%d/draw", id), nil)
@@ -153,6 +155,7 @@ func TestThePrequeueCountsDownThenShowsTheDrawnPlace(t *testing.T) {
 		t.Fatalf("mina's key is not among the %d drawn keys", len(keys))
 	}
 	f.waitJS(fmt.Sprintf("drawn place %d", place), fmt.Sprintf(`document.getElementById('w-pos')?.textContent === '%d'`, place), 10*time.Second)
+	f.waitJS("the drawn place said aloud", fmt.Sprintf(`document.getElementById('alert').textContent === 'The sale has opened. Your place was drawn in a fair random order among everyone who waited in the pre-queue. Your place: %d'`, place), 5*time.Second)
 	if got := f.text("#w-ahead"); got != strconv.Itoa(place-1) {
 		t.Errorf("people ahead shows %q at drawn place %d", got, place)
 	}

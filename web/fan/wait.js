@@ -33,6 +33,7 @@ const st = {
 };
 
 let pollTimer = 0;
+const prequeueJitterMs = 2000;
 let checkout = null;
 
 const views = ['loading', 'who', 'entering', 'prequeue', 'waiting', 'soldout', 'expired', 'notfound', 'checkout'];
@@ -156,6 +157,12 @@ async function enter() {
     return entryFailed(e);
   }
   recovered();
+  if (r.token !== st.token && st.drawn) {
+    // A new place in line (the kept token had ended): what the draw gave
+    // the old one no longer applies.
+    st.drawn = false;
+    st.place.set({ drawn: undefined });
+  }
   st.token = r.token;
   st.place.set({ token: r.token });
   // Poll at once: the poll carries the estimate and how long to wait.
@@ -231,7 +238,10 @@ function take(p) {
         announce(t('prequeueTitle'));
       }
       draw();
-      if (p.poll_after_ms != null) schedule(poll, jittered(p.poll_after_ms));
+      // The gateway already times this poll to land just after the open,
+      // spread by the token over a second; a fifth more of a long wait
+      // would leave a fan staring at "opening…" for seconds after it.
+      if (p.poll_after_ms != null) schedule(poll, jittered(p.poll_after_ms, prequeueJitterMs));
       return;
     }
     case 'active':
