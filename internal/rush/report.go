@@ -1,6 +1,7 @@
 package rush
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -296,3 +297,5 @@ func statuses(r RouteReport) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+var errNoWindow = errors.New("the line was never rate-bound while sampled")
