@@ -116,6 +116,7 @@ type Queue struct {
 	views map[int64]*view
 
 	beats      beats
+	noBeats    bool                 // set only by the benchmark that prices the heartbeat
 	places     sync.Map             // placeKey -> place in line of a pre-queue token
 	placements map[int64]*placement // guarded by mu
 }
