@@ -116,7 +116,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		Keys: keys, cfg: cfg, log: log}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newQueueCollector(q, b.ConcertIDs), newSeatsCollector(q, b.ConcertIDs))
+		newQueueCollector(q, b.ConcertIDs))
 	reg.MustRegister(waitCollectors(waitStats)...)
 	g.probe = newStoreProbe(rdb, db, cfg.RedisTimeout, cfg.DBTimeout)
 	reg.MustRegister(g.probe.collectors()...)

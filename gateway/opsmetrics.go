@@ -3,14 +3,12 @@ package gateway
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/rushgate/rushgate/queue"
 	"github.com/rushgate/rushgate/redisconn"
 )
 
@@ -75,32 +73,6 @@ func (p *storeProbe) ping(ctx context.Context, store string, timeout time.Durati
 		up = 0
 	}
 	p.up.WithLabelValues(store).Set(up)
-}
-
-// seatsCollector exports each concert's free seats as admission last saw
-// them, from memory: the alert "line stalled while seats are free" compares
-// it with the line.
-type seatsCollector struct {
-	q        *queue.Queue
-	concerts func() []int64
-	free     *prometheus.Desc
-}
-
-func newSeatsCollector(q *queue.Queue, concerts func() []int64) *seatsCollector {
-	return &seatsCollector{q: q, concerts: concerts, free: prometheus.NewDesc("rushgate_seats_free",
-		"Seats neither sold nor held, as this replica's admission last saw them.", []string{"concert_id"}, nil)}
-}
-
-func (c *seatsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.free }
-
-func (c *seatsCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, id := range c.concerts() {
-		a, _, _, ok := c.q.Observed(id)
-		if !ok || a.FreeSeats < 0 {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(c.free, prometheus.GaugeValue, float64(a.FreeSeats), strconv.FormatInt(id, 10))
-	}
 }
 
 // waitCollectors count the WAITs of REDIS_WAIT_REPLICAS: how many writes

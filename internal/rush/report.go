@@ -1,6 +1,7 @@
 package rush
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -132,6 +133,11 @@ func (r *runner) report(rec Record, elapsed time.Duration) *Report {
 		}
 	}
 	rep.Record.AdmittedTotal, rep.Record.SilentAdmissions = rep.Admission.AdmittedTotal, rep.Admission.SilentAdmissions
+	for _, s := range samples {
+		rep.Record.Line = append(rep.Record.Line, LineSample{At: s.at, Waiting: s.waiting, Active: s.active,
+			MaxActive: s.maxActive, Rate: s.rate, Paused: s.paused, State: s.state, FreeSeats: s.free,
+			AdmittedTotal: s.admittedTotal, SkippedTotal: s.skipped})
+	}
 	rep.Invariants = Verify(rep.Record, r.opt.OrderSlack)
 	rep.Violations = Violations(rep.Invariants)
 	return rep
@@ -296,3 +302,5 @@ func statuses(r RouteReport) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+var errNoWindow = errors.New("the line was never rate-bound while sampled")

@@ -115,26 +115,19 @@ func Tokens(ctx context.Context, o TokensOptions) ([]Issued, error) {
 
 // pollUntilActive polls at a fixed pace until the token is active.
 func (r *runner) pollUntilActive(ctx context.Context, tok string, every time.Duration) bool {
-	for errs := 0; errs <= maxRetries; {
-		a, err := r.do(ctx, http.MethodGet, "GET /api/queue/position", "/api/queue/position", nil, "Authorization", "Bearer "+tok)
-		if ctx.Err() != nil {
+	for {
+		a, err := r.get(ctx, "GET /api/queue/position", "/api/queue/position", "Bearer "+tok)
+		if err != nil || ctx.Err() != nil || a.status != http.StatusOK {
 			return false
 		}
-		if transient(a, err) {
-			errs++
-		} else if a.status != http.StatusOK {
-			return false
-		} else {
-			var p struct {
-				Status string `json:"status"`
-			}
-			if json.Unmarshal(a.body, &p) == nil && p.Status == "active" {
-				return true
-			}
+		var p struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal(a.body, &p) == nil && p.Status == "active" {
+			return true
 		}
 		if !sleepCtx(ctx, every) {
 			return false
 		}
 	}
-	return false
 }
