@@ -190,6 +190,9 @@ func TestKubernetesManifestsFitTogether(t *testing.T) {
 			}
 			kinds[kind]++
 			defined[kind+"/"+name] = true
+			if kind == "ConfigMap" && name == "prometheus" {
+				checkKubernetesPrometheus(t, doc)
+			}
 			if kind == "Deployment" || kind == "StatefulSet" {
 				spec := doc["spec"].(map[string]any)
 				sel := spec["selector"].(map[string]any)["matchLabels"].(map[string]any)
@@ -218,6 +221,35 @@ func TestKubernetesManifestsFitTogether(t *testing.T) {
 			!bytes.Contains(readme, []byte("create configmap "+name)) {
 			t.Errorf("%s is read by a manifest but neither defined nor created in deploy/README.md", ref)
 		}
+	}
+}
+
+// checkKubernetesPrometheus checks the Prometheus configuration inside its
+// ConfigMap: it parses, scrapes job "rushgate" (as the rules expect) from
+// pods, and loads the rules from where the rushgate-alerts ConfigMap is
+// mounted.
+func checkKubernetesPrometheus(t *testing.T, cm map[string]any) {
+	t.Helper()
+	data, _ := cm["data"].(map[string]any)
+	text, _ := data["prometheus.yml"].(string)
+	var prom struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName    string `yaml:"job_name"`
+			Kubernetes []struct {
+				Role string `yaml:"role"`
+			} `yaml:"kubernetes_sd_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &prom); err != nil {
+		t.Fatalf("the prometheus ConfigMap's prometheus.yml: %v", err)
+	}
+	if len(prom.ScrapeConfigs) != 1 || prom.ScrapeConfigs[0].JobName != "rushgate" ||
+		len(prom.ScrapeConfigs[0].Kubernetes) != 1 || prom.ScrapeConfigs[0].Kubernetes[0].Role != "pod" {
+		t.Errorf("Kubernetes Prometheus does not discover the gateway pods as job rushgate: %+v", prom.ScrapeConfigs)
+	}
+	if !slices.Equal(prom.RuleFiles, []string{"/etc/prometheus/rules/alerts.yml"}) {
+		t.Errorf("Kubernetes Prometheus rule files %v, want the mounted rushgate-alerts ConfigMap's alerts.yml", prom.RuleFiles)
 	}
 }
 
