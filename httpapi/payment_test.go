@@ -221,17 +221,7 @@ func TestPayment(t *testing.T) {
 func TestConcertsWithIDsAbove10To12SellThroughHTTP(t *testing.T) {
 	h := newHarness(t, nil)
 	for _, id := range []int64{1_000_000_000_123, 1<<62 + 12345} {
-		if _, err := h.db.Exec(`SELECT setval(pg_get_serial_sequence('concerts', 'concert_id'), $1)`, id-1); err != nil {
-			t.Fatal(err)
-		}
-		r := h.admin("POST", "/admin/concerts", map[string]any{
-			"name": "big id", "dates": []string{day(2)}, "seats": []any{map[string]any{"from": 1, "to": 3, "price": 1000}},
-		})
-		var created concertJSON
-		decodeInto(t, r, &created)
-		if r.Code != 201 || created.ConcertID != id {
-			t.Fatalf("create: %d %s", r.Code, r.Body)
-		}
+		h.createConcertNumbered(t, id, 3)
 		sid := strconv.FormatInt(id, 10)
 		user := "fan-" + sid
 		e := h.do("POST", "/api/tokens", `{"user_id": "`+user+`", "concert_id": `+sid+`}`)
