@@ -88,6 +88,11 @@ func (c Concert) Skipped() string { return c.base + "skipped" }
 // again within the grace, scored by when they came back: admitted first.
 func (c Concert) Rejoined() string { return c.base + "rejoined" }
 
+// SkippedUsers maps a user to their token in Skipped or Rejoined
+// ("<seq>:<issue second>:<expiry ms>"), so that a skipped user who enters
+// again gets that token back instead of a second place in line.
+func (c Concert) SkippedUsers() string { return c.base + "skipped_users" }
+
 // Booking keys.
 
 // HoldIDs is the concert's block of reservation ids (hold ids), a hash:

@@ -10,6 +10,8 @@
 -- KEYS[8]  heartbeats    hash  user -> ms after which a silent waiter is gone
 -- KEYS[9]  skipped       zset  "<seq>:<user>" -> ms of the skip
 -- KEYS[10] rejoined      zset  "<seq>:<user>" -> ms of the return
+-- KEYS[11] skipped_users hash  user -> "<seq>:<issue second>:<expiry ms>" of
+--                              their token in skipped or rejoined (enter.lua)
 -- ARGV[1]  now (unix ms)
 -- ARGV[2]  default admit_per_second    (used only when the concert has none yet)
 -- ARGV[3]  default max_active
@@ -44,6 +46,7 @@
 
 local q, waiting, active, active_users, timeline = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local seqkey, prequeue, heartbeats, skipped_set, rejoined = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local skipped_users = KEYS[11]
 local now = tonumber(ARGV[1])
 local token_ttl = tonumber(ARGV[5])
 local batch = tonumber(ARGV[6])
@@ -95,13 +98,37 @@ for _, member in ipairs(lapsed) do
   redis.call('ZREM', active, member)
 end
 
--- A skipped token may come back only within the grace.
-redis.call('ZREMRANGEBYSCORE', skipped_set, '-inf', string.format('(%d', now - grace))
+-- Forget the user's entry in skipped_users when it names this token.
+local function forget_skip(seqs, user)
+  local sk = redis.call('HGET', skipped_users, user)
+  if sk and string.sub(sk, 1, #seqs + 1) == seqs .. ':' then
+    redis.call('HDEL', skipped_users, user)
+  end
+end
+
+-- A skipped token may come back only within the grace (bounded per step;
+-- the next step goes on).
+local stale = redis.call('ZRANGEBYSCORE', skipped_set, '-inf', string.format('(%d', now - grace), 'LIMIT', 0, 1000)
+for _, member in ipairs(stale) do
+  local sep = string.find(member, ':', 1, true)
+  forget_skip(string.sub(member, 1, sep - 1), string.sub(member, sep + 1))
+  redis.call('ZREM', skipped_set, member)
+end
 
 local function issued_of(seq)
   local hit = redis.call('ZREVRANGEBYSCORE', timeline, seq, '-inf', 'LIMIT', 0, 1)
   if #hit == 0 then return nil end
   return tonumber(hit[1])
+end
+
+-- Whether user holds a live active token already. A user has one place in
+-- line (enter.lua sees to it); this keeps a slot from ever being spent twice
+-- on one user all the same.
+local function is_active(user)
+  local aseq = redis.call('HGET', active_users, user)
+  if not aseq then return false end
+  local until_ms = tonumber(redis.call('ZSCORE', active, aseq .. ':' .. user))
+  return until_ms ~= nil and until_ms > now
 end
 
 local function activate(seqs, user)
@@ -116,7 +143,7 @@ if sold_out then
   state = 3
   local gone = redis.call('ZPOPMIN', waiting, batch)
   for i = 1, #gone, 2 do redis.call('HDEL', heartbeats, gone[i]) end
-  redis.call('DEL', rejoined, skipped_set)
+  redis.call('DEL', rejoined, skipped_set, skipped_users)
   tokens = 0
 elseif phase == 'scheduled' and now >= opens_at then
   -- The open. The pre-queue is everyone whose arrival came before this cut,
@@ -150,11 +177,15 @@ else
     local back = redis.call('ZRANGE', rejoined, 0, math.min(room, batch) - 1)
     for _, member in ipairs(back) do
       local sep = string.find(member, ':', 1, true)
-      activate(string.sub(member, 1, sep - 1), string.sub(member, sep + 1))
+      local seqs, user = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
       redis.call('ZREM', rejoined, member)
-      admitted = admitted + 1
+      forget_skip(seqs, user)
+      if not is_active(user) then
+        activate(seqs, user)
+        admitted = admitted + 1
+      end
     end
-    room = room - #back
+    room = room - admitted
   end
 
   local want = math.min(math.floor(tokens) - admitted, room, batch)
@@ -166,26 +197,28 @@ else
     for i = 1, #popped, 2 do
       local user, place = popped[i], tonumber(popped[i + 1])
       if place > head then head = place end
-      local seq, expires
+      local seq, issued, expires
       if place <= open_seq then
         -- A pre-queue entrant: its place came from the draw, its token from the pre-queue.
         local pre = redis.call('HGET', prequeue, user) or ''
         local sep = string.find(pre, ':', 1, true)
         seq = sep and tonumber(string.sub(pre, 1, sep - 1))
+        issued = sep and tonumber(string.sub(pre, sep + 1))
         expires = open_ms + token_ttl
       else
         seq = place
-        local issued = issued_of(seq)
+        issued = issued_of(seq)
         expires = issued and issued * 1000 + token_ttl or 0
       end
       local beat = tonumber(redis.call('HGET', heartbeats, user))
       redis.call('HDEL', heartbeats, user)
       local seqs = seq and string.format('%d', seq)
-      if not seq or expires <= now then
+      if not seq or not issued or expires <= now or is_active(user) then
         passed = passed + 1
       elseif beat and beat < now then
         -- Silent too long: gone, most likely. Not admitted, no slot taken.
         redis.call('ZADD', skipped_set, now, seqs .. ':' .. user)
+        redis.call('HSET', skipped_users, user, string.format('%s:%d:%d', seqs, issued, expires))
         skipped_total = skipped_total + 1
         passed = passed + 1
       else

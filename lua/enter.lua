@@ -10,16 +10,22 @@
 -- KEYS[6] queue         hash  settings and state (see admit.lua); field gen
 -- KEYS[7] prequeue      hash  user -> "<seq>:<issue second>" of pre-queue entrants
 -- KEYS[8] heartbeats    hash  user -> ms after which a silent waiter is gone
+-- KEYS[9] skipped       zset  "<seq>:<user>" -> ms of the skip
+-- KEYS[10] rejoined     zset  "<seq>:<user>" -> ms of the return
+-- KEYS[11] skipped_users hash user -> "<seq>:<issue second>:<expiry ms>" of
+--                             their token in skipped or rejoined
 -- ARGV[1] user id
 -- ARGV[2] now (unix ms)
 -- ARGV[3] token ttl (ms): how long a waiting token lives after issue (after
 --         the open for a pre-queue entrant)
 -- ARGV[4] abandon after (ms): entering counts as a heartbeat
 -- ARGV[5] a fresh random generation (1 … 2^52), kept only if the line has none
+-- ARGV[6] rejoin grace (ms): how long a skipped token may come back
 --
 -- Returns {created, seq, issued_second, position, active_until_ms, status, opens_at_ms, gen}
 --   created        1 for a new token, 0 when the live token is returned again
---   position       1-based place among waiting users, 0 when active or in the pre-queue
+--   position       1-based place among waiting users, 0 when active or in the pre-queue;
+--                  1 for a skipped token that comes back (it goes first)
 --   active_until   0 unless active
 --   status         0 waiting, 1 active, 2 pre-queue, 3 sold out (nothing else is set)
 --   opens_at_ms    the scheduled open, 0 when none
@@ -30,13 +36,19 @@
 -- skewed clocks cannot reorder the line; whether an arrival is in the
 -- pre-queue is decided by the queue's phase here, inside Redis, so every
 -- replica agrees.
+-- A user whom admission skipped as silent and who enters again within the
+-- grace gets the skipped token back, rejoined ahead of the line, exactly as
+-- if it had polled: a second token would be a second place in line, and
+-- both would be admitted.
 
 local waiting, active, active_users, seqkey, timeline = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local q, prequeue, heartbeats = KEYS[6], KEYS[7], KEYS[8]
+local skipped, rejoined, skipped_users = KEYS[9], KEYS[10], KEYS[11]
 local user = ARGV[1]
 local now = tonumber(ARGV[2])
 local token_ttl = tonumber(ARGV[3])
 local alive_until = now + tonumber(ARGV[4])
+local grace = tonumber(ARGV[6])
 redis.call('HSETNX', q, 'gen', ARGV[5])
 local gen = tonumber(redis.call('HGET', q, 'gen'))
 
@@ -74,6 +86,27 @@ if aseq then
     return {0, tonumber(aseq), issued, 0, tonumber(until_ms), 1, opens_at, gen}
   end
   redis.call('HDEL', active_users, user)
+end
+
+local sk = redis.call('HGET', skipped_users, user)
+if sk then
+  local a = string.find(sk, ':', 1, true)
+  local b = string.find(sk, ':', a + 1, true)
+  local kseq, issued, expires = string.sub(sk, 1, a - 1), tonumber(string.sub(sk, a + 1, b - 1)),
+    tonumber(string.sub(sk, b + 1))
+  local member = kseq .. ':' .. user
+  if redis.call('ZSCORE', rejoined, member) then
+    return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
+  end
+  local at = tonumber(redis.call('ZSCORE', skipped, member))
+  if at and at + grace >= now and expires > now then
+    redis.call('ZREM', skipped, member)
+    redis.call('ZADD', rejoined, 'NX', now, member)
+    return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
+  end
+  -- Past the grace (or the token's life): the skip is over, start afresh.
+  if at then redis.call('ZREM', skipped, member) end
+  redis.call('HDEL', skipped_users, user)
 end
 
 local pre = redis.call('HGET', prequeue, user)

@@ -116,6 +116,7 @@ type Queue struct {
 	views map[int64]*view
 
 	beats      beats
+	noBeats    bool                 // set only by the benchmark that prices the heartbeat
 	places     sync.Map             // placeKey -> place in line of a pre-queue token
 	placements map[int64]*placement // guarded by mu
 }
@@ -152,7 +153,9 @@ type Ticket struct {
 }
 
 // Enter puts userID in the line of concertID, or returns the live token the
-// user already holds there (a user never gets a second place in line).
+// user already holds there (a user never gets a second place in line). A
+// user whose token admission skipped as silent gets that token back within
+// the rejoin grace, first in line, as if it had polled.
 // Before a scheduled open the user joins the pre-queue (Status
 // StatusPrequeue, Position 0), whose order the draw decides at the open.
 // The caller checks that the concert exists. Returns ErrSoldOut.
@@ -163,8 +166,10 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 	k := q.keys.Concert(concertID)
 	now := q.cfg.Now()
 	res, err := lua.Enter.Run(ctx, q.rdb,
-		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue(), k.Prequeue(), k.Heartbeats()},
-		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds(), q.cfg.AbandonAfter.Milliseconds(), newGeneration()).Int64Slice()
+		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue(), k.Prequeue(), k.Heartbeats(),
+			k.Skipped(), k.Rejoined(), k.SkippedUsers()},
+		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds(), q.cfg.AbandonAfter.Milliseconds(), newGeneration(),
+		q.cfg.RejoinGrace.Milliseconds()).Int64Slice()
 	if err != nil {
 		return Ticket{}, storeError("enter", err)
 	}
@@ -261,43 +266,42 @@ func (q *Queue) Position(ctx context.Context, t Token) (Position, error) {
 		q.beat(t, now, p.PollAfter)
 		return p, nil
 	}
-	return q.passedPosition(ctx, t, now)
+	return q.passedPosition(ctx, t, now, v)
 }
 
 // passedPosition answers for a token that admission has passed: active,
 // skipped (and so first in line if it polls within the grace), or expired.
-func (q *Queue) passedPosition(ctx context.Context, t Token, now time.Time) (Position, error) {
-	until, err := q.activeUntil(ctx, t, now)
-	if err == nil {
-		return Position{Status: StatusActive, ActiveUntil: until}, nil
-	}
-	if !errors.Is(err, ErrTokenExpired) {
-		return Position{}, err
-	}
-	back, err := q.mayRejoin(ctx, t, now)
-	if err != nil || !back {
-		return Position{}, errors.Join(err, ErrTokenExpired)
-	}
-	p := Position{Status: StatusWaiting, QueuePosition: 1, PollAfter: MinPollAfter}
-	q.beat(t, now, p.PollAfter)
-	return p, nil
-}
-
-// mayRejoin reports whether t was skipped as silent and may still come back
-// (or already has), in one Redis round trip.
-func (q *Queue) mayRejoin(ctx context.Context, t Token, now time.Time) (bool, error) {
+// The three sets are read in one transaction: read one by one, a rejoined
+// token admitted between the reads would be found in none of them.
+func (q *Queue) passedPosition(ctx context.Context, t Token, now time.Time, v view) (Position, error) {
 	k := q.keys.Concert(t.ConcertID)
-	pipe := q.rdb.Pipeline()
+	pipe := q.rdb.TxPipeline()
+	active := pipe.ZScore(ctx, k.Active(), t.member())
 	skipped := pipe.ZScore(ctx, k.Skipped(), t.member())
 	rejoined := pipe.ZScore(ctx, k.Rejoined(), t.member())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return false, storeError("skipped check", err)
+		return Position{}, storeError("passed token check", err)
 	}
-	if rejoined.Err() == nil {
-		return true, nil
+	if score, err := active.Result(); err == nil {
+		if until := time.UnixMilli(int64(score)); now.Before(until) {
+			return Position{Status: StatusActive, ActiveUntil: until}, nil
+		}
+		return Position{}, ErrTokenExpired
 	}
 	at, err := skipped.Result()
-	return err == nil && now.Before(time.UnixMilli(int64(at)).Add(q.cfg.RejoinGrace)), nil
+	back := rejoined.Err() == nil ||
+		(err == nil && now.Before(time.UnixMilli(int64(at)).Add(q.cfg.RejoinGrace)))
+	if !back {
+		return Position{}, ErrTokenExpired
+	}
+	// First in line: admitted by the next step with room. No estimate only
+	// while the line is paused, as for any waiting token.
+	p := Position{Status: StatusWaiting, QueuePosition: 1, PollAfter: MinPollAfter}
+	if !v.settings.Paused {
+		p.EstimatedWait = new(time.Duration)
+	}
+	q.beat(t, now, p.PollAfter)
+	return p, nil
 }
 
 // Admitted checks that t is active now, in one Redis round trip, and returns
@@ -449,7 +453,7 @@ func (q *Queue) admitStep(ctx context.Context, concertID int64) (Admission, erro
 	d := q.cfg.Defaults
 	res, err := lua.Admit.Run(ctx, q.rdb,
 		[]string{k.Queue(), k.Waiting(), k.Active(), k.ActiveUsers(), k.Timeline(),
-			k.Seq(), k.Prequeue(), k.Heartbeats(), k.Skipped(), k.Rejoined()},
+			k.Seq(), k.Prequeue(), k.Heartbeats(), k.Skipped(), k.Rejoined(), k.SkippedUsers()},
 		now.UnixMilli(), formatRate(d.AdmitPerSecond), d.MaxActive, d.ActiveTTL.Milliseconds(),
 		q.cfg.TokenTTL.Milliseconds(), q.cfg.Batch, q.cfg.BucketDepth.Seconds(),
 		stock.Free, soldOut, q.cfg.RejoinGrace.Milliseconds(), newGeneration()).Int64Slice()

@@ -177,6 +177,11 @@ func (r *runner) buy(ctx context.Context, u *UserRecord, tok string, rng *mrand.
 		if !ok {
 			continue
 		}
+		if u.Role == roleHoldLeave {
+			// Walks away: the hold lapses by itself and frees the seat.
+			u.Outcome = OutcomeHeldLeft
+			return
+		}
 		if !r.topUp(ctx, u, h.price, rng) {
 			return
 		}
