@@ -12,6 +12,7 @@ import (
 	"github.com/rushgate/rushgate/internal/gatewaytest"
 	"github.com/rushgate/rushgate/internal/rediscluster"
 	"github.com/rushgate/rushgate/internal/rush"
+	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/redisconn"
 )
 
@@ -102,7 +103,7 @@ func TestASentinelFailoverMidRushLosesNoSeatAndNoMoney(t *testing.T) {
 			continue
 		}
 		acked++
-		if pollStatus(t, srv.URL, p.token) == http.StatusUnauthorized {
+		if !inLine(t, rdb, keyspace.New(prefix).Concert(1), p.user) {
 			lost++
 		}
 	}
