@@ -82,6 +82,23 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	if !ok {
 		return Hold{}, ErrSeatNotFound
 	}
+	if s.holds != nil {
+		r := holdRequest{user: userID, date: d, seat: seat, price: price}
+		if len(gate) > 0 {
+			r.gate = &gate[0]
+		}
+		res, err := s.holds.Do(ctx, concertID, r)
+		if err != nil {
+			return Hold{}, fmt.Errorf("booking: hold: %w", err)
+		}
+		if res.err != nil {
+			return Hold{}, res.err
+		}
+		return Hold{
+			ID: res.id, ConcertID: concertID, UserID: userID, Date: day, Seat: seat,
+			Price: price, ExpiresAt: time.UnixMilli(res.expires),
+		}, nil
+	}
 	kc := s.keys.Concert(concertID)
 	keys := []string{kc.Seat(day, seat), kc.Held(day), kc.Sold(day), kc.UserHolds(userID), kc.HoldIDs(), holdPrefix(kc)}
 	gateMember := ""

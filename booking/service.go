@@ -15,7 +15,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rushgate/rushgate/booking/bookingdb"
+	"github.com/rushgate/rushgate/internal/coalesce"
 	"github.com/rushgate/rushgate/keyspace"
+	"github.com/rushgate/rushgate/unreachable"
 )
 
 // Config configures a Service. Zero fields take the defaults below.
@@ -35,6 +37,12 @@ type Config struct {
 	// an unknown concert or date (default 1s), so a client asking for
 	// concerts that do not exist cannot turn every request into a query.
 	RefreshOnMiss time.Duration
+	// HoldBatch is the most holds of one concert sent to Redis as one script
+	// run (see holdBatch); 1 or less (the default) sends each hold alone.
+	HoldBatch int
+	// HoldBatchWait bounds how long a hold queued behind its concert's batch
+	// in flight may wait for more to join its own batch.
+	HoldBatchWait time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Location decides which day is "today" for AvailableDates; nil means
@@ -80,6 +88,9 @@ type Service struct {
 	lastMissErr error
 
 	rebuilds flight // one sold-cache rebuild per date at a time
+
+	// holds batches the holds of each concert; nil when HoldBatch is 1.
+	holds *coalesce.Batcher[int64, holdRequest, holdResult]
 }
 
 // NewService returns the booking service on Postgres db (the catalogue and the
@@ -87,7 +98,14 @@ type Service struct {
 // It does not touch either until first used.
 func NewService(db *sqlx.DB, rdb redis.UniversalClient, keys keyspace.Space, cfg Config) *Service {
 	cfg.setDefaults()
-	return &Service{store: bookingdb.New(db), rdb: rdb, keys: keys, cfg: cfg}
+	s := &Service{store: bookingdb.New(db), rdb: rdb, keys: keys, cfg: cfg}
+	if cfg.HoldBatch > 1 {
+		// A batch that finds Redis unreachable answers those queued behind
+		// it too: they would only wait out a call deadline of their own.
+		s.holds, _ = coalesce.New(coalesce.Config{MaxBatch: cfg.HoldBatch, Wait: max(cfg.HoldBatchWait, 0),
+			Unreachable: unreachable.Is}, s.holdBatch) // cannot fail: nothing negative
+	}
+	return s
 }
 
 // catalogue is an immutable snapshot of the concerts and their dates; a

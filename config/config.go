@@ -36,6 +36,12 @@ type Config struct {
 	ActiveTTL       time.Duration
 	HoldTTL         time.Duration
 	MaxHoldsPerUser int
+	// HoldBatch is the most holds of one concert sent to Redis as one script
+	// run (HOLD_BATCH; 1, the default, sends each alone); HoldBatchWait how
+	// long a hold queued behind its concert's batch in flight may wait for
+	// more to join (HOLD_BATCH_WAIT). See booking.Config.HoldBatch.
+	HoldBatch     int
+	HoldBatchWait time.Duration
 	// EnterRatePerIP is token issues per second per client address, 0 for
 	// no limit; a client may always issue at least one at once (see httpapi).
 	EnterRatePerIP float64
@@ -94,6 +100,8 @@ func Load(getenv func(string) string) (Config, error) {
 		ActiveTTL:         r.dur("ACTIVE_TTL", 10*time.Minute, queue.MinActiveTTL, queue.MaxActiveTTL),
 		HoldTTL:           r.dur("HOLD_TTL", 5*time.Minute, time.Second, 24*time.Hour),
 		MaxHoldsPerUser:   r.int("MAX_HOLDS_PER_USER", 4, 1, 1000),
+		HoldBatch:         r.int("HOLD_BATCH", 1, 1, 1000),
+		HoldBatchWait:     r.dur("HOLD_BATCH_WAIT", 0, 0, 10*time.Millisecond),
 		EnterRatePerIP:    r.rateOrOff("ENTER_RATE_PER_IP", 20, MinEnterRatePerIP, 1_000_000),
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),
 		CORSOrigins:       r.origins("CORS_ORIGINS"),
@@ -149,6 +157,8 @@ func (c Config) LogValue() slog.Value {
 		duration("active_ttl", c.ActiveTTL),
 		duration("hold_ttl", c.HoldTTL),
 		slog.Int("max_holds_per_user", c.MaxHoldsPerUser),
+		slog.Int("hold_batch", c.HoldBatch),
+		duration("hold_batch_wait", c.HoldBatchWait),
 		slog.Float64("enter_rate_per_ip", c.EnterRatePerIP),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Any("cors_origins", c.CORSOrigins),

@@ -82,12 +82,13 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	if qrdb, err = redisconn.WithWait(qrdb, rdb, wait, waitStats, lua.Enter); err != nil {
 		return nil, err
 	}
-	brdb, err := redisconn.WithWait(rdb, rdb, wait, waitStats, lua.Hold)
+	brdb, err := redisconn.WithWait(rdb, rdb, wait, waitStats, lua.Hold, lua.HoldBatch)
 	if err != nil {
 		return nil, err
 	}
 	stats := livestats.New(rdb, keys, nil)
-	b := booking.NewService(db, brdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
+	b := booking.NewService(db, brdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser,
+		HoldBatch: cfg.HoldBatch, HoldBatchWait: cfg.HoldBatchWait})
 	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
 		TokenTTL:     cfg.TokenTTL,
 		Defaults:     queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},

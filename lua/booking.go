@@ -4,6 +4,9 @@ package lua
 var (
 	// Hold takes a seat for a user and records the hold (hold.lua).
 	Hold = load("hold.lua")
+	// HoldBatch makes many holds of one concert in one run, each as Hold
+	// would alone, in order (hold_batch.lua).
+	HoldBatch = load("hold_batch.lua")
 	// Claim marks a hold as being paid (claim.lua).
 	Claim = load("claim.lua")
 	// Unclaim undoes a claim after a failed payment (unclaim.lua).

@@ -1,0 +1,153 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/rushgate/rushgate/lua"
+)
+
+// holdRequest is one hold waiting for its concert's batch: what Hold has
+// already checked against the catalogue.
+type holdRequest struct {
+	user  string
+	date  *date
+	seat  int
+	price int64
+	gate  *Gate
+}
+
+// holdResult is the answer of one batched hold: an id and expiry, or the
+// error Hold returns.
+type holdResult struct {
+	id, expires int64
+	err         error
+}
+
+// errSoldCacheVanishing answers a hold whose date's sold cache was lost again
+// after each of its rebuilds.
+var errSoldCacheVanishing = errors.New("booking: hold: the sold cache keeps vanishing")
+
+// holdBatch makes the holds of one concert, in their order, with as few runs
+// of hold_batch.lua as it can: usually one. Each hold gets the answer it
+// would have had alone at its turn. A run stops at a hold that needs Go
+// first (its date's sold cache rebuilt, or a new block of ids): Go settles
+// that hold's need and sends it and the rest again, so the holds after it
+// still run after it and a block is offered to one run only.
+//
+// It returns an error (every hold's answer) only when its first run fails,
+// which has changed nothing; a later failure is the answer of the holds not
+// yet run, the earlier ones keep theirs.
+func (s *Service) holdBatch(ctx context.Context, concertID int64, reqs []holdRequest) ([]holdResult, error) {
+	out := make([]holdResult, len(reqs))
+	checked := make([]bool, len(reqs))
+	rebuilds := make([]int, len(reqs))
+	first, last := "", ""
+	// failRest answers the holds from i on with err.
+	failRest := func(i int, err error) {
+		for ; i < len(reqs); i++ {
+			out[i].err = err
+		}
+	}
+	for done, runs := 0, 0; done < len(reqs); runs++ {
+		res, err := s.runHoldBatch(ctx, concertID, reqs[done:], checked[done:], first, last)
+		if err != nil {
+			if runs == 0 {
+				return nil, err
+			}
+			failRest(done, fmt.Errorf("booking: hold: %w", err))
+			return out, nil
+		}
+		first, last = "", ""
+		for _, r := range res {
+			i := done
+			done++
+			switch r[0] {
+			case 1:
+				out[i] = holdResult{id: r[1], expires: r[2]}
+			case -1, -2:
+				out[i].err = ErrSeatTaken
+			case -3:
+				out[i].err = ErrHoldLimit
+			case -6:
+				out[i].err = ErrGateClosed
+			case -4:
+				if rebuilds[i]++; rebuilds[i] > 2 {
+					out[i].err = errSoldCacheVanishing
+					continue
+				}
+				sold, err := s.ensureSold(ctx, concertID, reqs[i].date)
+				if err != nil {
+					out[i].err = err
+					continue
+				}
+				if _, found := slices.BinarySearch(sold, reqs[i].seat); found {
+					out[i].err = ErrSeatTaken
+					continue
+				}
+				// Postgres says unsold; the script still checks the bit
+				// for sales recorded since. The hold runs again, first.
+				checked[i] = true
+				done--
+			case -5:
+				// The concert's block is used up or was lost, at this
+				// hold's turn: it and the rest run again with a new one,
+				// which the script installs at most once.
+				b, err := s.store.ReserveIDBlock(ctx)
+				if err != nil {
+					failRest(i, fmt.Errorf("booking: hold: %w", err))
+					return out, nil
+				}
+				first, last = strconv.FormatInt(b.First, 10), strconv.FormatInt(b.Last, 10)
+				done--
+			default:
+				failRest(i, fmt.Errorf("booking: hold: unexpected script code %d", r[0]))
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// runHoldBatch runs hold_batch.lua once for reqs and returns the {code, id,
+// expires} of each hold it ran, in order.
+func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []holdRequest, checked []bool, first, last string) ([][3]int64, error) {
+	kc := s.keys.Concert(concertID)
+	keys := make([]string, 0, 2+5*len(reqs))
+	keys = append(keys, kc.HoldIDs(), holdPrefix(kc))
+	args := make([]any, 0, 6+7*len(reqs))
+	args = append(args, ms(s.cfg.Now()), s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
+		recordGrace.Milliseconds(), first, last)
+	for i, r := range reqs {
+		day := r.date.day
+		keys = append(keys, kc.Seat(day, r.seat), kc.Held(day), kc.Sold(day), kc.UserHolds(r.user))
+		nkeys, member := 4, ""
+		if r.gate != nil {
+			keys = append(keys, r.gate.Key)
+			nkeys, member = 5, r.gate.Member
+		}
+		c := "0"
+		if checked[i] {
+			c = "1"
+		}
+		args = append(args, nkeys, r.user, day, r.seat, r.price, c, member)
+	}
+	vals, err := lua.HoldBatch.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(vals) == 0 || len(vals)%3 != 0 || len(vals) > 3*len(reqs) {
+		return nil, fmt.Errorf("unexpected reply of %d values for %d holds", len(vals), len(reqs))
+	}
+	res := make([][3]int64, len(vals)/3)
+	for i := range res {
+		copy(res[i][:], vals[3*i:])
+	}
+	if n := len(res); n < len(reqs) && res[n-1][0] != -4 && res[n-1][0] != -5 {
+		return nil, fmt.Errorf("script stopped after %d of %d holds with code %d", n, len(reqs), res[n-1][0])
+	}
+	return res, nil
+}

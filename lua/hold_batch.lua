@@ -1,0 +1,122 @@
+-- hold_batch.lua: many holds of one concert in one run, in the order given;
+-- each hold is made exactly as hold.lua would make it alone at its turn (same
+-- checks, same writes, same codes), so of any number of holds of one seat,
+-- batched or not, exactly one succeeds.
+--
+-- KEYS[1] hold_ids    hash    the concert's block of reservation ids (see
+--                     hold.lua)
+-- KEYS[2] hold prefix the record of hold <id> is KEYS[2] .. id
+-- then, for each hold in turn, its 4 or 5 keys (ARGV says how many):
+--   seat, held, sold, user_holds as KEYS[1..4] of hold.lua, and the gate
+--   (hold.lua's KEYS[7]) when the hold has one
+-- ARGV[1] now (unix ms)
+-- ARGV[2] hold ttl (ms)
+-- ARGV[3] most live unpaid holds a user may have
+-- ARGV[4] record ttl (ms)
+-- ARGV[5], ARGV[6] "" and "", or the first and last id of a block Go has
+--          just reserved in Postgres: installed at most once, only when the
+--          concert's block is used up or missing at the turn of a hold that
+--          needs an id
+-- then, for each hold, 7 values: its number of keys (4, or 5 with a gate),
+--   user id, date, seat, price, "1" when Go has just found the seat unsold in
+--   a rebuilt sold cache (hold.lua's ARGV[11]) else "0", gate member ("" when
+--   none)
+--
+-- Returns {code, id, expires_ms} for each hold run, in order: codes as
+-- hold.lua's. A hold answered -4 (sold cache not loaded) or -5 (no id left
+-- and no block to install, or the given block already installed and used
+-- up) ends the run: it and the holds after it are not run and changed
+-- nothing, so Go settles that hold and sends the rest again, in order.
+--
+-- Every argument is checked before anything is written, so a batch with a
+-- bad argument fails whole and changes nothing.
+
+local ids_key, prefix = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local max_holds = tonumber(ARGV[3])
+local record_ttl = tonumber(ARGV[4])
+local new_first, new_last = ARGV[5], ARGV[6]
+
+local n = (#ARGV - 6) / 7
+if not (now and ttl and max_holds and record_ttl) or n < 1 or n % 1 ~= 0 then
+  return redis.error_reply('ERR hold_batch: bad arguments')
+end
+local nkeys = 2
+for i = 0, n - 1 do
+  local a = 7 + 7 * i
+  local k = tonumber(ARGV[a])
+  if (k ~= 4 and k ~= 5) or not tonumber(ARGV[a + 3]) or not tonumber(ARGV[a + 4]) then
+    return redis.error_reply('ERR hold_batch: bad arguments of hold ' .. (i + 1))
+  end
+  nkeys = nkeys + k
+end
+if nkeys ~= #KEYS then
+  return redis.error_reply('ERR hold_batch: keys do not match the holds')
+end
+if new_first ~= '' and not (tonumber(new_first) and tonumber(new_last)) then
+  return redis.error_reply('ERR hold_batch: bad block')
+end
+
+local offered = new_first ~= ''
+
+-- hold makes one hold, the steps and codes of hold.lua.
+local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, price, checked, member)
+  if gate then
+    local score = redis.call('ZSCORE', gate, member)
+    if not score or tonumber(score) <= now then return -6, 0, 0 end
+  end
+  if not checked and redis.call('GETBIT', sold, 0) == 0 then return -4, 0, 0 end
+  if redis.call('GETBIT', sold, seat) == 1 then return -2, 0, 0 end
+
+  local live = redis.call('ZCOUNT', user_holds, '(' .. now, '+inf')
+  if live >= max_holds then return -3, 0, 0 end
+
+  local block = redis.call('HMGET', ids_key, 'id', 'last')
+  local last_id, block_last = tonumber(block[1]), tonumber(block[2])
+  local id
+  if last_id and block_last and last_id < block_last then
+    id = redis.call('HINCRBY', ids_key, 'id', 1)
+  elseif offered then
+    -- A block serves at most one install, even within one batch.
+    offered = false
+    redis.call('HSET', ids_key, 'id', new_first, 'last', new_last)
+    id = tonumber(new_first)
+  else
+    return -5, 0, 0
+  end
+  local sid = string.format('%d', id)
+  local exp = now + ttl
+
+  if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl) then return -1, 0, 0 end
+  redis.call('HSET', prefix .. sid, 'user', user, 'date', date, 'seat', seat,
+    'price', price, 'exp', exp, 'state', 'held')
+  redis.call('PEXPIRE', prefix .. sid, ttl + record_ttl)
+
+  redis.call('ZADD', held, exp, seat)
+  redis.call('ZADD', user_holds, exp, sid)
+  if live == 0 or ttl > record_ttl then
+    redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+  end
+  if id % 32 == 0 then
+    redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+    redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
+  end
+  return 1, id, exp
+end
+
+local out = {}
+local k = 3
+for i = 0, n - 1 do
+  local a = 7 + 7 * i
+  local gate
+  if ARGV[a] == '5' then gate = KEYS[k + 4] end
+  local code, id, exp = hold(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], gate,
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5] == '1', ARGV[a + 6])
+  out[#out + 1] = code
+  out[#out + 1] = id
+  out[#out + 1] = exp
+  if code == -4 or code == -5 then break end
+  k = k + tonumber(ARGV[a])
+end
+return out
