@@ -1,0 +1,273 @@
+package lua_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/lua"
+)
+
+// These tests run hold_batch.lua on miniredis against hold.lua: a batch must
+// answer and write exactly what the same holds made one by one would.
+
+const (
+	bNow       = 1_000_000
+	bTTL       = 300_000
+	bMaxHolds  = 3
+	bRecordTTL = 3_600_000
+	bGate      = "{c:9}:active"
+	loadedDay  = "2030-01-02" // sold cache loaded, seat 3 sold
+	coldDay    = "2030-01-03" // sold cache not loaded
+)
+
+type holdArgs struct {
+	user, day string
+	seat      int
+	gate      string // gate member, "" for none
+	checked   bool
+}
+
+func (h holdArgs) keys() []string {
+	return []string{
+		"{c:9}:seat:" + h.day + ":" + strconv.Itoa(h.seat), "{c:9}:held:" + h.day, "{c:9}:sold:" + h.day,
+		"{c:9}:user_holds:" + h.user,
+	}
+}
+
+func newBatchRedis(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	rdb.SetBit(ctx, "{c:9}:sold:"+loadedDay, 0, 1)
+	rdb.SetBit(ctx, "{c:9}:sold:"+loadedDay, 3, 1)
+	rdb.ZAdd(ctx, bGate, redis.Z{Score: bNow + 1000, Member: "open"}, redis.Z{Score: bNow - 1, Member: "lapsed"})
+	// One lapsed hold of u1, which must not count against its limit.
+	rdb.ZAdd(ctx, "{c:9}:user_holds:u1", redis.Z{Score: bNow - 5, Member: "7"})
+	return mr, rdb
+}
+
+// holdAlone runs hold.lua once.
+func holdAlone(t *testing.T, rdb *redis.Client, h holdArgs, first, last string) []int64 {
+	t.Helper()
+	keys := append(h.keys(), idsKey, prefix)
+	checked := "0"
+	if h.checked {
+		checked = "1"
+	}
+	args := []any{h.user, h.day, h.seat, 1000, bNow, bTTL, bMaxHolds, bRecordTTL, first, last, checked}
+	if h.gate != "" {
+		keys = append(keys, bGate)
+		args = append(args, h.gate)
+	}
+	res, err := lua.Hold.Run(context.Background(), rdb, keys, args...).Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// holdBatch runs hold_batch.lua once and returns its triples.
+func holdBatch(rdb *redis.Client, hs []holdArgs, first, last string) ([][]int64, error) {
+	keys := []string{idsKey, prefix}
+	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, first, last}
+	for _, h := range hs {
+		keys = append(keys, h.keys()...)
+		n := 4
+		if h.gate != "" {
+			keys = append(keys, bGate)
+			n = 5
+		}
+		checked := "0"
+		if h.checked {
+			checked = "1"
+		}
+		args = append(args, n, h.user, h.day, h.seat, 1000, checked, h.gate)
+	}
+	vals, err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]int64
+	for i := 0; i+3 <= len(vals); i += 3 {
+		out = append(out, vals[i:i+3])
+	}
+	if len(out)*3 != len(vals) {
+		return nil, fmt.Errorf("reply of %d values", len(vals))
+	}
+	return out, nil
+}
+
+// blocks hands out blocks of ids as Postgres would: size ids each, never
+// twice.
+type blocks struct{ next, size int64 }
+
+func (b *blocks) take() (string, string) {
+	first := b.next
+	b.next += b.size
+	return strconv.FormatInt(first, 10), strconv.FormatInt(first+b.size-1, 10)
+}
+
+func randomHolds(r *rand.Rand, n int) []holdArgs {
+	hs := make([]holdArgs, n)
+	for i := range hs {
+		h := holdArgs{user: "u" + strconv.Itoa(r.IntN(5)), day: loadedDay, seat: 1 + r.IntN(8)}
+		switch r.IntN(10) {
+		case 0:
+			h.day = coldDay
+		case 1:
+			h.day, h.checked = coldDay, true
+		}
+		switch r.IntN(6) {
+		case 0:
+			h.gate = "open"
+		case 1:
+			h.gate = "lapsed"
+		case 2:
+			h.gate = "never"
+		}
+		hs[i] = h
+	}
+	return hs
+}
+
+func TestHoldBatchAnswersAndWritesAsHoldsOneByOne(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := range 200 {
+		hs := randomHolds(r, 1+r.IntN(40))
+		size := int64(1 + r.IntN(6))
+
+		mrA, alone := newBatchRedis(t)
+		ba := &blocks{next: 100, size: size}
+		var want [][]int64
+		for _, h := range hs {
+			res := holdAlone(t, alone, h, "", "")
+			if res[0] == -5 {
+				// As Go does: reserve a block and try again with it.
+				first, last := ba.take()
+				res = holdAlone(t, alone, h, first, last)
+			}
+			want = append(want, res)
+		}
+
+		mrB, batched := newBatchRedis(t)
+		bb := &blocks{next: 100, size: size}
+		var got [][]int64
+		rest, first, last := hs, "", ""
+		for len(rest) > 0 {
+			// Random batch bounds, as arrivals would cut them.
+			n := 1 + r.IntN(len(rest))
+			res, err := holdBatch(batched, rest[:n], first, last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, last = "", ""
+			stop := res[len(res)-1]
+			switch {
+			case stop[0] == -5:
+				first, last = bb.take()
+				got = append(got, res[:len(res)-1]...)
+				rest = rest[len(res)-1:]
+				continue
+			case len(res) < n && stop[0] != -4:
+				t.Fatalf("trial %d: run stopped after %d of %d holds with %v", trial, len(res), n, stop)
+			}
+			got = append(got, res...)
+			rest = rest[len(res):]
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("trial %d: holds %v\nbatched answers %v\nalone answers   %v", trial, hs, got, want)
+		}
+		if a, b := mrA.Dump(), mrB.Dump(); a != b {
+			t.Fatalf("trial %d: Redis differs\nbatched:\n%s\nalone:\n%s", trial, b, a)
+		}
+		mrA.Close()
+		mrB.Close()
+	}
+}
+
+func TestHoldBatchStopsAtAHoldThatNeedsABlockAndWritesNothingFromIt(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 101)
+	hs := []holdArgs{
+		{user: "a", day: loadedDay, seat: 1},
+		{user: "b", day: loadedDay, seat: 2},
+		{user: "c", day: loadedDay, seat: 4}, // the block is used up here
+		{user: "d", day: loadedDay, seat: 5},
+	}
+	res, err := holdBatch(rdb, hs, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res), "[[1 101 1300000] [-5 0 0]]"; got != want {
+		t.Fatalf("answers %s, want %s", got, want)
+	}
+	for _, seat := range []string{"4", "5"} {
+		if mr.Exists("{c:9}:seat:" + loadedDay + ":" + seat) {
+			t.Errorf("seat %s was taken by a run that stopped before it", seat)
+		}
+	}
+	if mr.Exists("{c:9}:user_holds:c") || mr.Exists("{c:9}:user_holds:d") {
+		t.Error("holds after the stop were recorded")
+	}
+	// Sent again with one block of two ids: it is installed once, its ids
+	// are given once each, and the run stops again when it is used up.
+	res, err = holdBatch(rdb, append(hs[2:], holdArgs{user: "e", day: loadedDay, seat: 6}), "200", "201")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res), "[[1 200 1300000] [1 201 1300000] [-5 0 0]]"; got != want {
+		t.Fatalf("answers %s, want %s", got, want)
+	}
+	if got := mr.HGet(idsKey, "id") + "/" + mr.HGet(idsKey, "last"); got != "201/201" {
+		t.Errorf("block %s, want 201/201", got)
+	}
+}
+
+func TestHoldBatchStopsAtAnUnloadedSoldCache(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
+	res, err := holdBatch(rdb, []holdArgs{
+		{user: "a", day: loadedDay, seat: 1},
+		{user: "b", day: coldDay, seat: 1},
+		{user: "c", day: loadedDay, seat: 2},
+	}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(res), "[[1 101 1300000] [-4 0 0]]"; got != want {
+		t.Fatalf("answers %s, want %s", got, want)
+	}
+	if mr.Exists("{c:9}:seat:" + loadedDay + ":2") {
+		t.Error("the hold after the stop was made")
+	}
+}
+
+func TestHoldBatchWithABadArgumentChangesNothing(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	before := mr.Dump()
+	keys := []string{idsKey, prefix}
+	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, "500", "600"}
+	for i, seat := range []string{"1", "2", "x"} { // the last seat is not a number
+		keys = append(keys, holdArgs{user: "u" + strconv.Itoa(i), day: loadedDay}.keys()...)
+		args = append(args, 4, "u"+strconv.Itoa(i), loadedDay, seat, 1000, "0", "")
+	}
+	if err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Err(); err == nil {
+		t.Fatal("a batch with a bad seat ran")
+	}
+	// Keys that do not match the holds' counts.
+	args[6] = 5
+	if err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Err(); err == nil {
+		t.Fatal("a batch with mismatched keys ran")
+	}
+	if after := mr.Dump(); after != before {
+		t.Errorf("a failed batch changed Redis:\n%s", after)
+	}
+}
