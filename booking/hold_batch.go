@@ -65,9 +65,9 @@ func (s *Service) holdBatch(ctx context.Context, concertID int64, reqs []holdReq
 		for _, r := range res {
 			i := done
 			done++
-			switch r[0] {
+			switch r.code {
 			case 1:
-				out[i] = holdResult{id: r[1], expires: r[2]}
+				out[i] = holdResult{id: r.id, expires: r.expires}
 			case -1, -2:
 				out[i].err = ErrSeatTaken
 			case -3:
@@ -103,8 +103,11 @@ func (s *Service) holdBatch(ctx context.Context, concertID int64, reqs []holdReq
 				}
 				first, last = strconv.FormatInt(b.First, 10), strconv.FormatInt(b.Last, 10)
 				done--
+			case codeRedisError:
+				// What this hold alone would have answered.
+				out[i].err = fmt.Errorf("booking: hold: %s", r.msg)
 			default:
-				failRest(i, fmt.Errorf("booking: hold: unexpected script code %d", r[0]))
+				failRest(i, fmt.Errorf("booking: hold: unexpected script code %d", r.code))
 				return out, nil
 			}
 		}
@@ -112,9 +115,19 @@ func (s *Service) holdBatch(ctx context.Context, concertID int64, reqs []holdReq
 	return out, nil
 }
 
-// runHoldBatch runs hold_batch.lua once for reqs and returns the {code, id,
-// expires} of each hold it ran, in order.
-func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []holdRequest, checked []bool, first, last string) ([][3]int64, error) {
+// codeRedisError is hold_batch.lua's answer for a hold whose Redis call
+// failed, with the error's text.
+const codeRedisError = -7
+
+// batchReply is hold_batch.lua's answer for one hold.
+type batchReply struct {
+	code, id, expires int64
+	msg               string // the Redis error, with codeRedisError
+}
+
+// runHoldBatch runs hold_batch.lua once for reqs and returns the answer of
+// each hold it ran, in order.
+func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []holdRequest, checked []bool, first, last string) ([]batchReply, error) {
 	kc := s.keys.Concert(concertID)
 	keys := make([]string, 0, 2+5*len(reqs))
 	keys = append(keys, kc.HoldIDs(), holdPrefix(kc))
@@ -135,19 +148,30 @@ func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []hold
 		}
 		args = append(args, nkeys, r.user, day, r.seat, r.price, c, member)
 	}
-	vals, err := lua.HoldBatch.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	vals, err := lua.HoldBatch.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return nil, err
 	}
 	if len(vals) == 0 || len(vals)%3 != 0 || len(vals) > 3*len(reqs) {
 		return nil, fmt.Errorf("unexpected reply of %d values for %d holds", len(vals), len(reqs))
 	}
-	res := make([][3]int64, len(vals)/3)
+	res := make([]batchReply, len(vals)/3)
 	for i := range res {
-		copy(res[i][:], vals[3*i:])
+		r := &res[i]
+		var ok [3]bool
+		r.code, ok[0] = vals[3*i].(int64)
+		if r.code == codeRedisError {
+			r.msg, ok[1] = vals[3*i+1].(string)
+		} else {
+			r.id, ok[1] = vals[3*i+1].(int64)
+		}
+		r.expires, ok[2] = vals[3*i+2].(int64)
+		if ok != [3]bool{true, true, true} {
+			return nil, fmt.Errorf("unexpected reply %v for hold %d", vals[3*i:3*i+3], i)
+		}
 	}
-	if n := len(res); n < len(reqs) && res[n-1][0] != -4 && res[n-1][0] != -5 {
-		return nil, fmt.Errorf("script stopped after %d of %d holds with code %d", n, len(reqs), res[n-1][0])
+	if n := len(res); n < len(reqs) && res[n-1].code != -4 && res[n-1].code != -5 {
+		return nil, fmt.Errorf("script stopped after %d of %d holds with code %d", n, len(reqs), res[n-1].code)
 	}
 	return res, nil
 }

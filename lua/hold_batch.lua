@@ -23,7 +23,8 @@
 --   none)
 --
 -- Returns {code, id, expires_ms} for each hold run, in order: codes as
--- hold.lua's. A hold answered -4 (sold cache not loaded) or -5 (no id left
+-- hold.lua's, and -7 when a Redis call of the hold failed, with the error
+-- text in place of the id. A hold answered -4 (sold cache not loaded) or -5 (no id left
 -- and no block to install, or the given block already installed and used
 -- up) ends the run: it and the holds after it are not run and changed
 -- nothing, so Go settles that hold and sends the rest again, in order.
@@ -111,8 +112,16 @@ for i = 0, n - 1 do
   local a = 7 + 7 * i
   local gate
   if ARGV[a] == '5' then gate = KEYS[k + 4] end
-  local code, id, exp = hold(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], gate,
+  -- A Redis error (a key of the wrong type) ends this hold as it would end
+  -- hold.lua, with whatever it wrote before, and is its answer alone: the
+  -- holds before it keep theirs and those after it still run.
+  local ok, code, id, exp = pcall(hold, KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], gate,
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5] == '1', ARGV[a + 6])
+  if not ok then
+    local msg = code
+    if type(msg) == 'table' then msg = msg.err end
+    code, id, exp = -7, tostring(msg), 0
+  end
   out[#out + 1] = code
   out[#out + 1] = id
   out[#out + 1] = exp

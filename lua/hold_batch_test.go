@@ -140,7 +140,7 @@ func randomHolds(r *rand.Rand, n int) []holdArgs {
 
 func TestHoldBatchAnswersAndWritesAsHoldsOneByOne(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for trial := range 200 {
+	for trial := range 120 {
 		hs := randomHolds(r, 1+r.IntN(40))
 		size := int64(1 + r.IntN(6))
 
@@ -269,5 +269,35 @@ func TestHoldBatchWithABadArgumentChangesNothing(t *testing.T) {
 	}
 	if after := mr.Dump(); after != before {
 		t.Errorf("a failed batch changed Redis:\n%s", after)
+	}
+}
+
+func TestHoldBatchAnswersARedisErrorForItsHoldAloneAndRunsTheRest(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
+	// b's hold set is of the wrong type: its hold fails, as it would alone.
+	mr.Set("{c:9}:user_holds:b", "not a sorted set")
+	keys := []string{idsKey, prefix}
+	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, "", ""}
+	for i, u := range []string{"a", "b", "c"} {
+		h := holdArgs{user: u, day: loadedDay, seat: []int{1, 2, 4}[i]}
+		keys = append(keys, h.keys()...)
+		args = append(args, 4, u, loadedDay, h.seat, 1000, "0", "")
+	}
+	vals, err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 9 {
+		t.Fatalf("reply %v, want 3 answers", vals)
+	}
+	if vals[0] != int64(1) || vals[1] != int64(101) || vals[6] != int64(1) || vals[7] != int64(102) {
+		t.Errorf("answers of a and c %v, want holds 101 and 102", vals)
+	}
+	if msg, _ := vals[4].(string); vals[3] != int64(-7) || msg == "" {
+		t.Errorf("answer of b %v, want -7 with the error", vals[3:6])
+	}
+	if mr.Exists("{c:9}:seat:" + loadedDay + ":2") {
+		t.Error("b's seat was taken")
 	}
 }
