@@ -141,3 +141,31 @@ func BenchmarkHoldContended(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkHoldBatching is BenchmarkHoldParallel (64 callers) with holds
+// sent alone and batched in turn (HoldBatch), in one run so the two compare.
+func BenchmarkHoldBatching(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		batch int
+	}{{"alone", 1}, {"batched", 64}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ndays := b.N/stadium + 1
+			env := newReal(b, booking.Config{HoldBatch: bc.batch}, ndays, stadium)
+			dates := days(ndays)
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(next.Add(1) - 1)
+					if _, err := env.svc.Hold(ctx, 1, fmt.Sprintf("u%d", i), dates[i/stadium], i%stadium+1); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
