@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -94,8 +95,16 @@ func holdBody(user, date string, seat any) map[string]any {
 	return map[string]any{"user_id": user, "reservation_date": date, "reservation_seat": seat}
 }
 
+// TestHold runs with holds sent to Redis alone and batched (HOLD_BATCH): the
+// answers are the same.
 func TestHold(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.MaxHoldsPerUser = 2 })
+	for _, batch := range []int{1, 64} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) { testHold(t, batch) })
+	}
+}
+
+func testHold(t *testing.T, batch int) {
+	h := newHarness(t, func(c *config.Config) { c.MaxHoldsPerUser, c.HoldBatch = 2, batch })
 	tok := h.activeToken("holder")
 	other := h.activeToken("rival")
 	t.Run("OK", func(t *testing.T) {
