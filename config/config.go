@@ -51,9 +51,14 @@ type Config struct {
 	RejoinGrace   time.Duration
 	ShutdownGrace time.Duration
 	RedisTimeout  time.Duration
-	DBTimeout     time.Duration
-	LogLevel      slog.Level
-	KeyPrefix     string
+	// RedisWaitReplicas is how many replicas must acknowledge a new token
+	// or hold (WAIT) before it is answered; 0 (default) does not wait.
+	// RedisWaitTimeout bounds that WAIT.
+	RedisWaitReplicas int
+	RedisWaitTimeout  time.Duration
+	DBTimeout         time.Duration
+	LogLevel          slog.Level
+	KeyPrefix         string
 	// QueueAutoPipeline coalesces the queue's Redis commands of concurrent
 	// requests into pipelines (QUEUE_AUTOPIPELINE, default off; see gateway).
 	QueueAutoPipeline bool
@@ -97,12 +102,18 @@ func Load(getenv func(string) string) (Config, error) {
 		RejoinGrace:       r.dur("REJOIN_GRACE", 10*time.Minute, time.Second, 24*time.Hour),
 		ShutdownGrace:     r.dur("SHUTDOWN_GRACE", 15*time.Second, time.Second, 10*time.Minute),
 		RedisTimeout:      r.dur("REDIS_TIMEOUT", 500*time.Millisecond, 10*time.Millisecond, time.Minute),
+		RedisWaitReplicas: r.int("REDIS_WAIT_REPLICAS", 0, 0, 16),
+		RedisWaitTimeout:  r.dur("REDIS_WAIT_TIMEOUT", 100*time.Millisecond, time.Millisecond, time.Minute),
 		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second, 10*time.Millisecond, time.Minute),
 		KeyPrefix:         r.str("KEY_PREFIX", "rg:"),
 		QueueAutoPipeline: r.bool("QUEUE_AUTOPIPELINE", false),
 	}
 	if c.RedisMode == RedisSentinel && c.RedisMaster == "" {
 		r.errs = append(r.errs, "REDIS_MASTER: REDIS_MODE=sentinel needs the name of the master set")
+	}
+	if c.RedisWaitReplicas > 0 && c.RedisWaitTimeout >= c.RedisTimeout {
+		r.errs = append(r.errs, fmt.Sprintf("REDIS_WAIT_TIMEOUT: %v must be shorter than REDIS_TIMEOUT (%v), which bounds a write and its WAIT together",
+			c.RedisWaitTimeout, c.RedisTimeout))
 	}
 	c.AdminKeys = r.adminKeys("ADMIN_TOKENS", c.AdminToken)
 	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL", "info"))); err != nil {
@@ -146,6 +157,8 @@ func (c Config) LogValue() slog.Value {
 		duration("rejoin_grace", c.RejoinGrace),
 		duration("shutdown_grace", c.ShutdownGrace),
 		duration("redis_timeout", c.RedisTimeout),
+		slog.Int("redis_wait_replicas", c.RedisWaitReplicas),
+		duration("redis_wait_timeout", c.RedisWaitTimeout),
 		duration("db_timeout", c.DBTimeout),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("key_prefix", c.KeyPrefix),

@@ -112,17 +112,19 @@ func TestAdminTokensNameTheirKeys(t *testing.T) {
 // finite and within its range, and the error names the variable.
 func TestLoadRefusesValuesThatParseButBreakTheGateway(t *testing.T) {
 	bad := map[string][]string{
-		"ADMIT_PER_SECOND":   {"NaN", "nan", "Inf", "+Inf", "-Inf", "infinity", "-1", "1000001", "1e400"},
-		"ENTER_RATE_PER_IP":  {"NaN", "Inf", "-Inf", "-1", "0.001", "1e-300", "1000001"},
-		"MAX_ACTIVE":         {"-1", "10000001", "1.5", "NaN"},
-		"MAX_HOLDS_PER_USER": {"0", "1001", "NaN"},
-		"TOKEN_TTL":          {"0", "-1s", "59s", "169h"},
-		"ACTIVE_TTL":         {"0", "999ms", "25h"},
-		"HOLD_TTL":           {"1ns", "999us", "999ms", "25h", "-5m"},
-		"ADMIT_INTERVAL":     {"1ms", "1001ms", "0"},
-		"SHUTDOWN_GRACE":     {"0", "999ms", "11m"},
-		"REDIS_TIMEOUT":      {"1ns", "9ms", "2m"},
-		"DB_TIMEOUT":         {"1ns", "9ms", "2m"},
+		"ADMIT_PER_SECOND":    {"NaN", "nan", "Inf", "+Inf", "-Inf", "infinity", "-1", "1000001", "1e400"},
+		"ENTER_RATE_PER_IP":   {"NaN", "Inf", "-Inf", "-1", "0.001", "1e-300", "1000001"},
+		"MAX_ACTIVE":          {"-1", "10000001", "1.5", "NaN"},
+		"MAX_HOLDS_PER_USER":  {"0", "1001", "NaN"},
+		"TOKEN_TTL":           {"0", "-1s", "59s", "169h"},
+		"ACTIVE_TTL":          {"0", "999ms", "25h"},
+		"HOLD_TTL":            {"1ns", "999us", "999ms", "25h", "-5m"},
+		"ADMIT_INTERVAL":      {"1ms", "1001ms", "0"},
+		"SHUTDOWN_GRACE":      {"0", "999ms", "11m"},
+		"REDIS_TIMEOUT":       {"1ns", "9ms", "2m"},
+		"DB_TIMEOUT":          {"1ns", "9ms", "2m"},
+		"REDIS_WAIT_REPLICAS": {"-1", "17", "1.5", "NaN"},
+		"REDIS_WAIT_TIMEOUT":  {"0", "999us", "2m"},
 		"CORS_ORIGINS": {"*", "https://*.example.com", "example.com", "https://example.com/", "https://example.com/path",
 			"ftp://example.com", "https://user@example.com", "https://example.com?x=1", "null"},
 	}
@@ -180,6 +182,13 @@ func TestRedisModeIsSingleByDefaultAndSentinelNeedsAMasterSet(t *testing.T) {
 		{map[string]string{"REDIS_MODE": "sentinel", "REDIS_MASTER": "mymaster"}, ""},
 		{map[string]string{"REDIS_MODE": "sentinel"}, "REDIS_MASTER"},
 		{map[string]string{"REDIS_MODE": "Cluster"}, "REDIS_MODE"},
+		{map[string]string{"REDIS_WAIT_REPLICAS": "1"}, ""},
+		{map[string]string{"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT": "50ms", "REDIS_TIMEOUT": "200ms"}, ""},
+		// WAIT shares REDIS_TIMEOUT with the write it follows.
+		{map[string]string{"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT": "500ms"}, "REDIS_WAIT_TIMEOUT"},
+		{map[string]string{"REDIS_WAIT_REPLICAS": "2", "REDIS_WAIT_TIMEOUT": "1s", "REDIS_TIMEOUT": "1s"}, "REDIS_WAIT_TIMEOUT"},
+		// Off, the timeout is not checked against REDIS_TIMEOUT.
+		{map[string]string{"REDIS_WAIT_TIMEOUT": "1s"}, ""},
 	} {
 		_, err := config.Load(env(tc.env))
 		switch {

@@ -26,8 +26,10 @@ import (
 	"github.com/rushgate/rushgate/httpapi"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/livestats"
+	"github.com/rushgate/rushgate/lua"
 	"github.com/rushgate/rushgate/payment"
 	"github.com/rushgate/rushgate/queue"
+	"github.com/rushgate/rushgate/redisconn"
 	"github.com/rushgate/rushgate/web/console"
 	"github.com/rushgate/rushgate/web/fan"
 )
@@ -46,6 +48,7 @@ type Gateway struct {
 	cfg      config.Config
 	log      *slog.Logger
 	registry *prometheus.Registry
+	probe    *storeProbe
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -71,8 +74,20 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
+	// REDIS_WAIT_REPLICAS: a new token and a new hold are answered only once
+	// that many replicas have them. The queue and booking run their scripts
+	// unchanged; the clients they are given add the WAIT.
+	wait := redisconn.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout, CallTimeout: cfg.RedisTimeout}
+	waitStats := new(redisconn.WaitStats)
+	if qrdb, err = redisconn.WithWait(qrdb, rdb, wait, waitStats, lua.Enter); err != nil {
+		return nil, err
+	}
+	brdb, err := redisconn.WithWait(rdb, rdb, wait, waitStats, lua.Hold)
+	if err != nil {
+		return nil, err
+	}
 	stats := livestats.New(rdb, keys, nil)
-	b := booking.NewService(db, rdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
+	b := booking.NewService(db, brdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser})
 	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
 		TokenTTL:     cfg.TokenTTL,
 		Defaults:     queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},
@@ -102,6 +117,9 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
+	reg.MustRegister(waitCollectors(waitStats)...)
+	g.probe = newStoreProbe(rdb, db, cfg.RedisTimeout, cfg.DBTimeout)
+	reg.MustRegister(g.probe.collectors()...)
 	site, err := console.Site()
 	if err != nil {
 		return nil, err
@@ -186,6 +204,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	// reads Postgres, and lib/pq cannot interrupt a read on a silent
 	// network, so a refresh stuck there would hold a shutdown forever.
 	go g.Booking.Run(loopCtx, 5*time.Second)
+	// Not waited for either: a Postgres ping may be stuck like a refresh.
+	go g.probe.run(loopCtx, 5*time.Second)
 	// The live view's flusher is waited for: its last flush (bounded by
 	// its own deadline) keeps the counts of a replica shutting down.
 	g.running.Add(1)

@@ -153,6 +153,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	for _, w := range redisconn.Warnings(ctx, rdb) {
 		log.Warn("redis settings can lose places in line", "warning", w)
 	}
+	for _, w := range redisconn.WaitWarnings(ctx, rdb, cfg.RedisWaitReplicas) {
+		log.Warn("REDIS_WAIT_REPLICAS", "warning", w)
+	}
 
 	gw, err := gateway.New(cfg, rdb, db, log)
 	if err != nil {
@@ -214,8 +217,12 @@ func seed(ctx context.Context, cfg config.Config, args []string, stdout io.Write
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dates < 1 || *dates > 3660 || *seats < 1 || *seats > 1_000_000 || *price < 1 || *price > 100_000_000 {
-		return fmt.Errorf("seed: --dates 1…3660, --seats 1…1000000 and --price 1…100000000")
+	// The catalogue's own limits, named by flag: Seed validates the concert
+	// again, but its message would speak of seat blocks, not of these flags.
+	if *dates < 1 || *seats < 1 || *seats > booking.MaxSeatNumber || *dates*(*seats) > booking.MaxSeatsPerConcert ||
+		*price < 1 || *price > booking.MaxPrice {
+		return fmt.Errorf("seed: --seats 1…%d, --dates at least 1 with --dates × --seats at most %d, --price 1…%d",
+			booking.MaxSeatNumber, booking.MaxSeatsPerConcert, booking.MaxPrice)
 	}
 	firstDate := time.Now().AddDate(0, 0, 1)
 	if *first != "" {

@@ -10,7 +10,10 @@
 # project cannot count on.
 set -euo pipefail
 
-log() { echo "chromium: $*" >&2; }
+LOG_NAME=chromium
+# shellcheck source=scripts/dev/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 
 need=()
 have_browser=0
@@ -28,21 +31,4 @@ if ! command -v fc-list >/dev/null 2>&1 || [[ -z $(fc-list :lang=ko 2>/dev/null)
 fi
 [[ ${#need[@]} == 0 ]] && exit 0
 
-if ! command -v apt-get >/dev/null 2>&1; then
-	log "${need[*]} missing and this is not a Debian-like system: install Chromium (set CHROMIUM to its path) and a Korean font"
-	exit 1
-fi
-as_root() {
-	if [[ $EUID -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		log "${need[*]} missing, and installing needs root. As root, run:"
-		log "  apt-get update && apt-get install -y ${need[*]}"
-		exit 1
-	fi
-}
-log "installing ${need[*]} for the browser tests"
-as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+apt_install "Or install Chromium yourself and set CHROMIUM to its path." "${need[@]}"

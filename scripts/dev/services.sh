@@ -48,51 +48,9 @@ done
 SERVICE_HINT="Or run the service elsewhere and point rushgate at it: REDIS_URL and DATABASE_URL,
   and TEST_REDIS_URL and TEST_DATABASE_URL for the tests."
 
-log() { echo "services: $*" >&2; }
-die() {
-	log "$*"
-	exit 1
-}
-
-# ---------------------------------------------------------------- privileges
-
-# as_root runs a command as root: directly when we are root, else through sudo.
-as_root() {
-	if [[ $EUID -eq 0 ]]; then
-		"$@"
-	elif command -v sudo >/dev/null 2>&1; then
-		sudo "$@"
-	else
-		return 1
-	fi
-}
-
-can_be_root() { [[ $EUID -eq 0 ]] || command -v sudo >/dev/null 2>&1; }
-
-APT_UPDATED=0
-# install HINT PACKAGE... installs Debian packages, running apt-get update once
-# first; when it cannot, it stops and says what to do, adding HINT.
-install() {
-	local hint=$1
-	shift
-	if ! command -v apt-get >/dev/null 2>&1; then
-		die "$* missing and this is not a Debian-like system: install $* with your package manager and run this again.${hint:+
-  $hint}"
-	fi
-	if ! can_be_root; then
-		die "$* missing, and installing it needs root: you are not root and sudo is absent.
-  As root, run:  apt-get update && apt-get install -y $*
-  then run this again.${hint:+
-  $hint}"
-	fi
-	if [[ $APT_UPDATED -eq 0 ]]; then
-		log "apt-get update"
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-		APT_UPDATED=1
-	fi
-	log "installing $*"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
+LOG_NAME=services
+# shellcheck source=scripts/dev/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ------------------------------------------------------------------- probes
 
@@ -162,7 +120,7 @@ wait_for() {
 
 start_redis() {
 	if ! command -v redis-server >/dev/null 2>&1; then
-		install "$SERVICE_HINT" redis-server
+		apt_install "$SERVICE_HINT" redis-server
 		# The package may have started its own server on the default port.
 		redis_up && return 0
 	fi
@@ -234,7 +192,7 @@ start_own_cluster() {
 start_postgres() {
 	local installed_now=0 cluster
 	if ! pg_tool initdb >/dev/null && ! debian_cluster >/dev/null; then
-		install "$SERVICE_HINT" postgresql
+		apt_install "$SERVICE_HINT" postgresql
 		installed_now=1
 	fi
 	if cluster=$(debian_cluster); then
@@ -257,7 +215,7 @@ start_postgres() {
 # --------------------------------------------------------------------- main
 
 if [[ $NEED_CGO -eq 1 ]] && ! command -v "${CC:-gcc}" >/dev/null 2>&1; then
-	install "" gcc libc6-dev
+	apt_install "" gcc libc6-dev
 fi
 
 started=0
