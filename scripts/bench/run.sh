@@ -10,7 +10,9 @@
 #      cmd/benchbase (fixed JSON, one ZRANK, one EVALSHA), each route and its
 #      baselines in turn, for several rounds: the report takes the median of
 #      the rounds, so that a burst of other work on the machine moves a route
-#      and its baseline alike.
+#      and its baseline alike. The poll and the token issue again at 4,096
+#      connections (a rush of phones, not a few keep-alive clients), each
+#      round right after its 64-connection run.
 #   3. A rush of 20,000 users on one 5,000-seat date through rushload, with
 #      its invariants, and the gateway's peak RSS during it.
 #   4. Redis memory per waiting user: used_memory before and after 100,000
@@ -26,7 +28,9 @@
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
 # BENCH_HOLD_USERS (75000),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
-# the work directory).
+# the work directory), BENCH_MANY_CONNS (4096), BENCH_PHASES (all of "go
+# queue hold rush mem"; a subset runs only those phases and prints the HTTP
+# table of what ran instead of writing BENCH_OUT).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -44,8 +48,26 @@ HOLD_USERS=${BENCH_HOLD_USERS:-75000}
 HOLD_DATES=60
 GOBENCHTIME=${BENCH_GOBENCHTIME:-1s}
 OUT_MD=${BENCH_OUT:-docs/benchmarks.md}
+MANY_CONNS=${BENCH_MANY_CONNS:-4096}
+PHASES=${BENCH_PHASES:-go queue hold rush mem}
 ADMIN_TOKEN=bench-admin-token
 RUN=$(date +%s)$$
+
+# phase NAME: whether this run measures NAME.
+phase() { [[ " $PHASES " == *" $1 "* ]]; }
+ALL_PHASES=1
+for p in go queue hold rush mem; do phase "$p" || ALL_PHASES=''; done
+
+# wrk and the gateway each hold one descriptor per connection: thousands of
+# connections need more than the usual soft limit of 1,024.
+want_fds=$((2 * MANY_CONNS + 1024))
+if (($(ulimit -n) < want_fds)); then
+	ulimit -n "$want_fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
+if (($(ulimit -n) < MANY_CONNS + 256)); then
+	echo "bench: open files limited to $(ulimit -n) (hard $(ulimit -Hn)), too few for $MANY_CONNS connections" >&2
+	exit 1
+fi
 
 WORK=$(mktemp -d /tmp/rushgate-bench.XXXXXX)
 BIN=$WORK/bin
@@ -121,6 +143,7 @@ log "machine"
 	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
 	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "open files limit: $(ulimit -n)"
 } >"$R/machine.txt"
 cat "$R/machine.txt" >&2
 
@@ -137,11 +160,13 @@ REDIS_URL=redis://127.0.0.1:$RPORT/0
 for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 rcli() { redis-cli -p "$RPORT" "$@"; }
 
+if phase go; then
 log "Go benchmarks"
 record env TEST_REDIS_URL="$REDIS_URL" TEST_DATABASE_URL="$PG/postgres?sslmode=disable" \
 	go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" -count 1 -timeout 15m \
 	./queue ./booking ./payment ./internal/checkout ./httpapi 2>&1 | tee "$R/gobench.txt" >&2 ||
 	echo "bench: a Go benchmark failed; the report lists it, the run goes on" >&2
+fi
 
 # wrk_run LABEL URL [wrk args...]: one wrk run, its JSON line in wrk.jsonl.
 wrk_run() {
@@ -149,7 +174,7 @@ wrk_run() {
 	shift 2
 	log "wrk $label"
 	record env WRK_LABEL="$label" WRK_JSON="$R/wrk.jsonl" "$@" \
-		wrk -t"$THREADS" -c"$CONNS" -d"$WRK_DURATION" --latency "${WRK_SCRIPT_ARGS[@]}" "$url" >>"$R/wrk-$label.txt"
+		wrk -t"$THREADS" -c"${WRK_CONNS:-$CONNS}" -d"$WRK_DURATION" --latency "${WRK_SCRIPT_ARGS[@]}" "$url" >>"$R/wrk-$label.txt"
 	tail -1 "$R/wrk.jsonl" | cut -c1-150 >&2
 }
 
@@ -186,6 +211,7 @@ PIDS+=("$BASE_PID")
 BASE_URL=http://127.0.0.1:$BPORT
 wait_http "$BASE_URL/fixed"
 
+if phase queue; then
 log "gateway: queue routes (admission paused, so every poll is of a waiting token)"
 SEED_ARGS="--dates 1 --seats 100 --price 10000"
 gateway queue ADMIT_PER_SECOND=0 MAX_ACTIVE=1000000
@@ -215,9 +241,16 @@ for round in $(seq "$ROUNDS"); do
 	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
 	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-$round"
 	wrk_run gw_tokens "$GW_URL" WRK_PREFIX="wrk$RUN-$round"
+	WRK_CONNS=$MANY_CONNS
+	wrk_run gw_tokens_many "$GW_URL" WRK_PREFIX="many$RUN-$round"
+	WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
+	wrk_run gw_poll_many "$GW_URL" WRK_TOKENS="$R/poll-tokens.tsv"
+	unset WRK_CONNS
 done
 stop_gateway
+fi
 
+if phase hold; then
 log "gateway: seat holds ($HOLD_DATES dates of 5,000 seats, $HOLD_USERS admitted users, 4 holds each)"
 FIRST=$(date -d tomorrow +%F)
 SEED_ARGS="--dates $HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
@@ -233,9 +266,11 @@ for round in $(seq "$ROUNDS"); do
 		WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$(((round - 1) * PER_ROUND))
 done
 stop_gateway
+fi
 kill "$BASE_PID"
 wait "$BASE_PID" 2>/dev/null || true
 
+if phase rush; then
 log "rush: $RUSH_USERS users, one date of $RUSH_SEATS seats, admission $RUSH_RATE/s"
 rcli flushall >/dev/null
 SEED_ARGS="--dates 1 --seats $RUSH_SEATS --price 10000"
@@ -249,7 +284,9 @@ tail -3 "$R/rush.progress" >&2
 grep -E '^(VmHWM|VmRSS)' "/proc/$GW_PID/status" >"$R/rss.txt"
 cat "$R/rss.txt" >&2
 stop_gateway
+fi
 
+if phase mem; then
 log "Redis memory per waiting user ($MEM_USERS users)"
 rcli flushall >/dev/null
 SEED_ARGS="--dates 1 --seats 100 --price 10000"
@@ -263,8 +300,14 @@ waiting=$(curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" "$GW_URL/admin/queue
 printf 'users=%s\nwaiting=%s\nbefore=%s\nafter=%s\n' "$MEM_USERS" "$waiting" "$before" "$after" >"$R/memory.txt"
 cat "$R/memory.txt" >&2
 stop_gateway
+fi
 
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$R/machine.txt"
+if [[ -z $ALL_PHASES ]]; then
+	log "report of the phases run ($PHASES): HTTP routes only, $OUT_MD left as it is"
+	go run ./scripts/bench/report -dir "$R" -http-only
+	exit 0
+fi
 log "report"
 mkdir -p "$(dirname "$OUT_MD")"
 go run ./scripts/bench/report -dir "$R" >"$OUT_MD.tmp"
