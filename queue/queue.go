@@ -24,6 +24,7 @@ import (
 	"github.com/rushgate/rushgate/internal/coalesce"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/lua"
+	"github.com/rushgate/rushgate/unreachable"
 	"github.com/rushgate/rushgate/userid"
 )
 
@@ -75,7 +76,10 @@ type Config struct {
 	// concert's batch in flight may wait for more to join its own batch.
 	EnterBatchWait time.Duration
 	// EnterTimeout bounds a batched token issue from its arrival, its time
-	// queued included (0: only the Redis client's call deadline bounds it).
+	// queued included (0: only the Redis client's call deadline bounds it):
+	// an overloaded replica sheds issues it cannot answer in time. An outage
+	// needs no such bound: the batch that finds Redis unreachable fails the
+	// issues queued behind it at once.
 	EnterTimeout time.Duration
 
 	// enterQueued, when set, is told each user as their token issue joins a
@@ -143,7 +147,10 @@ func New(rdb redis.UniversalClient, keys keyspace.Space, signer *Signer, cfg Con
 	cfg.setDefaults()
 	q := &Queue{rdb: rdb, keys: keys, signer: signer, cfg: cfg, views: make(map[int64]*view),
 		placements: make(map[int64]*placement)}
-	bc := coalesce.Config{MaxBatch: cfg.EnterBatch, Wait: max(cfg.EnterBatchWait, 0), Timeout: max(cfg.EnterTimeout, 0)}
+	bc := coalesce.Config{MaxBatch: cfg.EnterBatch, Wait: max(cfg.EnterBatchWait, 0), Timeout: max(cfg.EnterTimeout, 0),
+		// A batch that finds Redis unreachable answers those queued behind
+		// it too: they would only wait out a call deadline of their own.
+		Unreachable: unreachable.Is}
 	if cfg.enterQueued != nil {
 		bc.OnQueue = func(req any) { cfg.enterQueued(req.(string)) }
 	}

@@ -34,6 +34,12 @@ type Config struct {
 	// so a store that hangs fails every queued caller within Timeout rather
 	// than one batch after another.
 	Timeout time.Duration
+	// Unreachable, when set, tells an error that means the store cannot be
+	// reached: when a batch fails so, the calls queued behind it fail at
+	// once with the same error, never sent, rather than each waiting out its
+	// own batch against the same dead store. Other errors fail only their
+	// batch.
+	Unreachable func(error) bool
 	// OnQueue, when set, is called with each request as it joins its key's
 	// queue, in arrival order (under the queue's lock: it must be quick).
 	OnQueue func(req any)
@@ -252,6 +258,29 @@ func (b *Batcher[K, Q, R]) send(key K, batch []*call[Q, R]) {
 		} else {
 			c.res = res[i]
 		}
+		close(c.done)
+	}
+	if err != nil && b.cfg.Unreachable != nil && b.cfg.Unreachable(err) {
+		b.failQueued(key, err)
+	}
+}
+
+// failQueued fails every call queued for key with err, unsent.
+func (b *Batcher[K, Q, R]) failQueued(key K, err error) {
+	b.mu.Lock()
+	var dropped []*call[Q, R]
+	if l := b.lanes[key]; l != nil {
+		for _, c := range l.pending {
+			if c.state.CompareAndSwap(queued, sent) {
+				dropped = append(dropped, c)
+			}
+		}
+		clear(l.pending)
+		l.pending = l.pending[:0]
+	}
+	b.mu.Unlock()
+	for _, c := range dropped {
+		c.err = err
 		close(c.done)
 	}
 }

@@ -257,3 +257,63 @@ func TestNewRefusesNegativeBounds(t *testing.T) {
 		t.Fatal("negative Timeout accepted")
 	}
 }
+
+// A batch that finds the store unreachable fails the calls queued behind it
+// at once, unsent; another error fails only its own batch.
+func TestAnUnreachableStoreFailsTheQueuedCallsAtOnce(t *testing.T) {
+	down := errors.New("store unreachable")
+	r := &recorder{gate: make(chan struct{}), fail: func([]int) error { return down }}
+	var (
+		mu     sync.Mutex
+		queued int
+	)
+	b := newBatcher(t, Config{MaxBatch: 4, Unreachable: func(err error) bool { return errors.Is(err, down) },
+		OnQueue: func(any) { mu.Lock(); queued++; mu.Unlock() }}, r)
+	var wg sync.WaitGroup
+	results := make(chan error, 6)
+	do := func(i int) {
+		defer wg.Done()
+		_, err := b.Do(context.Background(), "k", i)
+		results <- err
+	}
+	wg.Add(1)
+	go do(0)
+	for {
+		mu.Lock()
+		n := queued
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 1; i < 6; i++ {
+		wg.Add(1)
+		go do(i)
+	}
+	for {
+		mu.Lock()
+		n := queued
+		mu.Unlock()
+		if n == 6 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.gate <- struct{}{} // only the first batch may reach the store
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if !errors.Is(err, down) {
+			t.Fatalf("got %v, want the store's error", err)
+		}
+	}
+	r.gate = nil
+	r.fail = nil
+	if got, err := b.Do(context.Background(), "k", 7); err != nil || got != 70 {
+		t.Fatalf("after the outage: %d, %v", got, err)
+	}
+	if len(r.batches) != 1 {
+		t.Fatalf("batches run: %v, want only the last call's", r.batches)
+	}
+}
