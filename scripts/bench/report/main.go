@@ -57,6 +57,7 @@ type goBench struct {
 	Pkg, Name           string
 	N                   int64
 	NsOp, BOp, AllocsOp float64
+	Extra               []string // the benchmark's own metrics, "value unit"
 }
 
 func readLines(path string) ([]string, error) {
@@ -113,6 +114,8 @@ func parseGoBench(lines []string) []goBench {
 				b.BOp = v
 			case "allocs/op":
 				b.AllocsOp = v
+			default:
+				b.Extra = append(b.Extra, f[i]+" "+f[i+1])
 			}
 		}
 		out = append(out, b)
@@ -301,10 +304,11 @@ func write(w io.Writer, dir string) error {
 	p("")
 	p("## Go benchmarks (real Redis and PostgreSQL)")
 	p("")
-	p("| package | benchmark | ns/op | ops/s | B/op | allocs/op |")
-	p("| --- | --- | ---: | ---: | ---: | ---: |")
+	p("| package | benchmark | ns/op | ops/s | B/op | allocs/op | its own figures |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | --- |")
 	for _, b := range benches {
-		p("| %s | %s | %.0f | %.0f | %.0f | %.0f |", b.Pkg, strings.TrimPrefix(b.Name, "Benchmark"), b.NsOp, 1e9/b.NsOp, b.BOp, b.AllocsOp)
+		p("| %s | %s | %.0f | %.0f | %.0f | %.0f | %s |", b.Pkg, strings.TrimPrefix(b.Name, "Benchmark"), b.NsOp, 1e9/b.NsOp, b.BOp, b.AllocsOp,
+			strings.Join(b.Extra, ", "))
 	}
 	p("")
 	for i, l := range gobenchLines {
