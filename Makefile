@@ -29,7 +29,7 @@ STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 
 .DEFAULT_GOAL := build
-.PHONY: help build services run test vet lint vuln bench screenshots clean
+.PHONY: help build services run test vet lint vuln bench rules screenshots clean
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z]+:.*## / { printf "  make %-9s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -67,6 +67,9 @@ vuln: ## govulncheck (needs its online database; not part of CI)
 
 bench: services ## measure hot paths, HTTP routes against bare baselines and a 20,000-user rush; write docs/benchmarks.md
 	bash scripts/bench/run.sh
+
+rules: ## check the Prometheus alert rules of deploy/monitoring and run their unit tests (promtool)
+	bash scripts/ci/rules.sh
 
 screenshots: ## run the fan pages' browser tests, saving their screenshots in docs/img
 	@$(SERVICES) --cgo

@@ -88,6 +88,17 @@ func sellInPostgres(t testing.TB, db *sqlx.DB, concertID int64, day string, seat
 	}
 }
 
+// reservedID is a reservation id no hold will ever be given, as a sale's
+// would be: the first id of a block reserved in Postgres.
+func reservedID(t testing.TB, db *sqlx.DB) int64 {
+	t.Helper()
+	b, err := bookingdb.New(db).ReserveIDBlock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.First
+}
+
 // realEnv is a booking service on the machine's real Redis (own key prefix)
 // and a fresh Postgres database with concert 1 seeded.
 type realEnv struct {

@@ -16,14 +16,12 @@ import (
 	"github.com/rushgate/rushgate/lua"
 )
 
-// IDStride keeps the hold ids of different concerts apart: a hold id (the
-// reservation id) is seq*IDStride + concertID, where seq counts the holds of
-// the concert in Redis (keys.HoldSeq). Counters are per concert so that a hold
-// touches one Cluster slot, but reservation_id is the primary key of all sales
-// in Postgres. Concert ids must therefore be below IDStride (Hold fails
-// otherwise). Ids stay below 2^53 (exact as JSON numbers) for 9*10^11 holds
-// per concert.
-const IDStride = 10_000
+// Reservation ids (hold ids) do not encode the concert: a concert id may be
+// any positive 63-bit integer. Each concert's holds take ids one by one from
+// a block kept in Redis under the concert's hash tag (keys.HoldIDs), so that
+// a hold touches one Cluster slot; a block is reserved in Postgres (sequence
+// reservation_id_blocks), so no id is ever given twice, even after Redis
+// loses its data: a lost block is never reinstalled, a fresh one replaces it.
 
 // recordGrace is how long a hold record outlives its seat lock, so that
 // paying a lapsed hold answers ErrHoldExpired rather than ErrHoldNotFound.
@@ -53,7 +51,7 @@ type Gate struct {
 // any number of concurrent calls for one seat exactly one succeeds. The hold
 // lapses by itself when not paid in time. It answers from the in-memory
 // catalogue and one Redis script call (plus, rarely, a rebuild of a lost sold
-// cache or hold counter from Postgres).
+// cache from Postgres, or a new block of ids).
 //
 // With a gate (at most one), the hold is made only while the gate is open.
 //
@@ -76,9 +74,6 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	if seat <= 0 {
 		return Hold{}, ErrSeatNotFound
 	}
-	if concertID <= 0 || concertID >= IDStride {
-		return Hold{}, fmt.Errorf("booking: concert id %d outside 1..%d cannot number holds", concertID, IDStride-1)
-	}
 	t, err := s.seatTable(ctx, d)
 	if err != nil {
 		return Hold{}, err
@@ -88,18 +83,18 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 		return Hold{}, ErrSeatNotFound
 	}
 	kc := s.keys.Concert(concertID)
-	keys := []string{kc.Seat(day, seat), kc.Held(day), kc.Sold(day), kc.UserHolds(userID), kc.HoldSeq(), holdPrefix(kc)}
+	keys := []string{kc.Seat(day, seat), kc.Held(day), kc.Sold(day), kc.UserHolds(userID), kc.HoldIDs(), holdPrefix(kc)}
 	gateMember := ""
 	if len(gate) > 0 {
 		keys = append(keys, gate[0].Key)
 		gateMember = gate[0].Member
 	}
 	now := ms(s.cfg.Now())
-	floor, checked := "", "0"
+	first, last, checked := "", "", "0"
 	for attempt := 0; attempt < 3; attempt++ {
 		res, err := lua.Hold.Run(ctx, s.rdb, keys,
 			userID, day, seat, price, now, s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
-			recordGrace.Milliseconds(), concertID, IDStride, floor, checked, gateMember).Int64Slice()
+			recordGrace.Milliseconds(), first, last, checked, gateMember).Int64Slice()
 		if err != nil {
 			return Hold{}, fmt.Errorf("booking: hold: %w", err)
 		}
@@ -127,17 +122,19 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 			// sales recorded since.
 			checked = "1"
 		case -5:
-			top, err := s.store.MaxReservationID(ctx)
+			// The concert's id block is used up or was lost. The script
+			// installs this one only if that is still so, and never answers
+			// -5 when given one, so a block serves at most one install.
+			b, err := s.store.ReserveIDBlock(ctx)
 			if err != nil {
 				return Hold{}, fmt.Errorf("booking: hold: %w", err)
 			}
-			// Any seq above top/IDStride gives an id above top.
-			floor = strconv.FormatInt(top/IDStride, 10)
+			first, last = strconv.FormatInt(b.First, 10), strconv.FormatInt(b.Last, 10)
 		default:
 			return Hold{}, fmt.Errorf("booking: hold: unexpected script code %d", res[0])
 		}
 	}
-	return Hold{}, errors.New("booking: hold: sold cache or hold counter keeps vanishing")
+	return Hold{}, errors.New("booking: hold: the sold cache keeps vanishing")
 }
 
 // record is what Redis keeps of a hold; the fields never change after the

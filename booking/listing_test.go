@@ -147,7 +147,7 @@ func TestAvailableDates(t *testing.T) {
 		// Seat 1 is sold behind Redis's back while alice's hold lives, and
 		// the sold cache is then rebuilt: it is in both the sold and the
 		// held set, and seat 2 is still free.
-		sellInPostgres(t, db, 2, firstDay, 1, 1*booking.IDStride+2, "bob")
+		sellInPostgres(t, db, 2, firstDay, 1, reservedID(t, db), "bob")
 		m.mr.Del(m.keys.Concert(2).Sold(firstDay))
 		dates, err := m.svc.AvailableDates(ctx, 2)
 		if err != nil {

@@ -58,12 +58,7 @@ func (s *server) handleAdminQueue(c *gin.Context) {
 // handleAdminPatchQueue is PATCH /admin/queue: change any of the admission
 // settings; every replica applies them on its next admission tick.
 func (s *server) handleAdminPatchQueue(c *gin.Context) {
-	id, err := s.adminConcert(c)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	f, err := readFields(c, false)
+	id, f, err := readConcertPatch(c, s.adminConcert)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -27,6 +27,18 @@ func pathConcert(c *gin.Context) (int64, error) {
 	return parseConcertID("concert id in the path", c.Param("id"))
 }
 
+// readConcertPatch reads a PATCH of one concert: its id, found by idOf (in
+// the path or the query), then the fields of the body: a bad id is answered
+// before a bad body.
+func readConcertPatch(c *gin.Context, idOf func(*gin.Context) (int64, error)) (int64, fields, error) {
+	id, err := idOf(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	f, err := readFields(c, false)
+	return id, f, err
+}
+
 // concertOfPath returns the concert of /…/concerts/:id, or answers the
 // error and returns false.
 func (s *server) concertOfPath(c *gin.Context) (booking.Concert, bool) {
@@ -126,12 +138,7 @@ func (s *server) handleGetConcert(c *gin.Context) {
 // handlePatchConcert is PATCH /admin/concerts/{id}: name and/or opens_at
 // (null clears it).
 func (s *server) handlePatchConcert(c *gin.Context) {
-	id, err := pathConcert(c)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	f, err := readFields(c, false)
+	id, f, err := readConcertPatch(c, pathConcert)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -143,20 +143,28 @@ func TestCatalogueChangesOpeningOnlyBeforeTheSale(t *testing.T) {
 	}
 }
 
-func TestCatalogueTakesAny63BitConcertID(t *testing.T) {
-	h := newHarness(t, nil)
-	const big = int64(1)<<62 + 12345
-	if _, err := h.db.Exec(`SELECT setval(pg_get_serial_sequence('concerts', 'concert_id'), $1)`, big-1); err != nil {
+// createConcertNumbered has Postgres give the next concert the id, then
+// creates it through the admin API: one date (day 2) of seats seats at 1,000
+// won.
+func (h *harness) createConcertNumbered(t *testing.T, id int64, seats int) {
+	t.Helper()
+	if _, err := h.db.Exec(`SELECT setval(pg_get_serial_sequence('concerts', 'concert_id'), $1)`, id-1); err != nil {
 		t.Fatal(err)
 	}
 	r := h.admin("POST", "/admin/concerts", map[string]any{
-		"name": "big id", "dates": []string{day(2)}, "seats": []any{map[string]any{"from": 1, "to": 2, "price": 1000}},
+		"name": "big id", "dates": []string{day(2)}, "seats": []any{map[string]any{"from": 1, "to": seats, "price": 1000}},
 	})
 	var c concertJSON
 	decodeInto(t, r, &c)
-	if r.Code != 201 || c.ConcertID != big {
-		t.Fatalf("create: %d %s", r.Code, r.Body)
+	if r.Code != 201 || c.ConcertID != id {
+		t.Fatalf("create concert %d: %d %s", id, r.Code, r.Body)
 	}
+}
+
+func TestCatalogueTakesAny63BitConcertID(t *testing.T) {
+	h := newHarness(t, nil)
+	const big = int64(1)<<62 + 12345
+	h.createConcertNumbered(t, big, 2)
 	id := strconv.FormatInt(big, 10)
 	for _, path := range []string{"/admin/concerts/" + id, "/api/concerts/" + id, "/admin/queue?concert_id=" + id,
 		"/admin/queue/stats?seconds=5&concert_id=" + id, "/admin/queue/projection?concert_id=" + id, "/admin/audit?concert_id=" + id} {

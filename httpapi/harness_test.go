@@ -116,16 +116,20 @@ func (h *harness) enter(user string) string {
 	return r.str("token")
 }
 
-// admitAll admits everyone waiting (as the admission loop would).
-func (h *harness) admitAll() {
+// admitAll admits everyone waiting for concert 1 (as the admission loop
+// would).
+func (h *harness) admitAll() { h.admitAllOf(1) }
+
+// admitAllOf admits everyone waiting for the concert.
+func (h *harness) admitAllOf(concertID int64) {
 	h.t.Helper()
 	rate := 1e6
-	if _, err := h.gw.Queue.UpdateSettings(h.ctx, 1, queue.SettingsPatch{AdmitPerSecond: &rate}); err != nil {
+	if _, err := h.gw.Queue.UpdateSettings(h.ctx, concertID, queue.SettingsPatch{AdmitPerSecond: &rate}); err != nil {
 		h.t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		a, err := h.gw.Queue.Admit(h.ctx, 1)
+		a, err := h.gw.Queue.Admit(h.ctx, concertID)
 		if err != nil {
 			h.t.Fatal(err)
 		}

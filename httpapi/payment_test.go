@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 )
 
@@ -215,4 +216,40 @@ func TestPayment(t *testing.T) {
 			t.Errorf("got %d %q", r.Code, r.code())
 		}
 	})
+}
+
+func TestConcertsWithIDsAbove10To12SellThroughHTTP(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, id := range []int64{1_000_000_000_123, 1<<62 + 12345} {
+		h.createConcertNumbered(t, id, 3)
+		sid := strconv.FormatInt(id, 10)
+		user := "fan-" + sid
+		e := h.do("POST", "/api/tokens", `{"user_id": "`+user+`", "concert_id": `+sid+`}`)
+		if e.Code != 201 {
+			t.Fatalf("enter: %d %s", e.Code, e.Body)
+		}
+		h.admitAllOf(id)
+		tok := bearer(e.str("token"))
+		hold := h.do("POST", "/api/reservation", holdBody(user, day(2), 2), tok...)
+		if hold.Code != 201 || hold.num("reservation_id") <= 0 || hold.num("price") != 1000 {
+			t.Fatalf("hold on concert %s: %d %s", sid, hold.Code, hold.Body)
+		}
+		rid := hold.num("reservation_id")
+		if c := h.do("POST", "/api/chargePay", map[string]any{"user_id": user, "amount": 1000}); c.Code != 200 {
+			t.Fatalf("charge: %d %s", c.Code, c.Body)
+		}
+		p := h.do("POST", "/api/payment", payBody(user, rid, 1000), tok...)
+		if p.Code != 201 || p.num("reservation_id") != rid || p.str("payment_status") != "COMPLETED" {
+			t.Fatalf("payment on concert %s: %d %s", sid, p.Code, p.Body)
+		}
+		var c concertJSON
+		decodeInto(t, h.admin("GET", "/admin/concerts/"+sid, nil), &c)
+		if len(c.Dates) != 1 || c.Dates[0].Sold != 1 || c.Dates[0].Free != 2 {
+			t.Errorf("concert %s after the sale: %+v, want 1 sold and 2 free", sid, c.Dates)
+		}
+		var sold int
+		if err := h.db.Get(&sold, `SELECT count(*) FROM reservations WHERE reservation_id = $1 AND concert_id = $2 AND seat_number = 2`, rid, id); err != nil || sold != 1 {
+			t.Errorf("reservations of %d on concert %s: %d, %v; want 1", rid, sid, sold, err)
+		}
+	}
 }

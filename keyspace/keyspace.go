@@ -95,8 +95,9 @@ func (c Concert) SkippedUsers() string { return c.base + "skipped_users" }
 
 // Booking keys.
 
-// HoldSeq is the counter that numbers holds (reservation ids).
-func (c Concert) HoldSeq() string { return c.base + "hold_seq" }
+// HoldIDs is the concert's block of reservation ids (hold ids), a hash:
+// "id" the last id handed out, "last" the last id of the block.
+func (c Concert) HoldIDs() string { return c.base + "hold_ids" }
 
 // Seat is the lock of one seat of one date; it exists while the seat is held.
 func (c Concert) Seat(date string, seat int) string {

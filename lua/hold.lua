@@ -5,7 +5,8 @@
 -- KEYS[2] held        zset    seat number -> hold expiry (ms), per date
 -- KEYS[3] sold        bitmap  bit n set = seat n sold; bit 0 set = cache loaded
 -- KEYS[4] user_holds  zset    hold id -> expiry (ms) of the user's unpaid holds
--- KEYS[5] hold_seq    counter that numbers the holds of the concert
+-- KEYS[5] hold_ids    hash    the concert's block of reservation ids: 'id' the
+--                     last id handed out, 'last' the last id of the block
 -- KEYS[6] hold prefix the record of hold <id> is KEYS[6] .. id; the prefix
 --                     carries the concert's hash tag, so Cluster routes it to
 --                     the same slot as the other keys
@@ -18,15 +19,14 @@
 -- ARGV[7] most live unpaid holds a user may have
 -- ARGV[8] record ttl (ms): the record outlives the seat lock by this much, so
 --         paying a lapsed hold is "expired", not "not found"
--- ARGV[9] concert id, ARGV[10] id stride: id = seq * stride + concert, so the
---         ids of different concerts never collide in Postgres
--- ARGV[11] sequence floor: "" or the least sequence Postgres allows; used (and
---          required) when hold_seq is missing, e.g. after Redis lost it
--- ARGV[12] "1" when Go has just rebuilt the sold cache and found the seat
+-- ARGV[9], ARGV[10] "" and "", or the first and last id of a block Go has
+--          just reserved in Postgres: installed only when the concert's block
+--          is used up or missing (e.g. lost with Redis); otherwise unused
+-- ARGV[11] "1" when Go has just rebuilt the sold cache and found the seat
 --          unsold in Postgres: the "loaded" bit is then not required (Redis
 --          may have lost the cache again meanwhile); "0" otherwise
--- KEYS[7], ARGV[13] (optional) a gate: the hold is made only if member
---          ARGV[13] of sorted set KEYS[7] has a score above now. The caller
+-- KEYS[7], ARGV[12] (optional) a gate: the hold is made only if member
+--          ARGV[12] of sorted set KEYS[7] has a score above now. The caller
 --          passes its admission (the token's entry in the concert's active
 --          set), so checking it and holding are one atomic round trip.
 --
@@ -36,25 +36,25 @@
 --        -2 seat sold
 --        -3 the user already holds ARGV[7] live seats
 --        -4 the sold cache of the date is not loaded: Go rebuilds it, retries
---        -5 hold_seq is missing and no floor was given: Go reads Postgres, retries
+--        -5 the id block is used up or missing and none was given: Go
+--           reserves one in Postgres and retries with it
 --        -6 the gate is closed
 
-local seat_key, held, sold, user_holds, seq_key, prefix =
+local seat_key, held, sold, user_holds, ids_key, prefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local user, date, seat, price = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
 local max_holds = tonumber(ARGV[7])
 local record_ttl = tonumber(ARGV[8])
-local concert, stride = tonumber(ARGV[9]), tonumber(ARGV[10])
-local floor = ARGV[11]
-local checked = ARGV[12] == '1'
+local new_first, new_last = ARGV[9], ARGV[10]
+local checked = ARGV[11] == '1'
 
 -- Every Redis call costs about a microsecond inside the script, and a hold
--- is the hot path of a rush: the success path makes ten at most.
+-- is the hot path of a rush: the success path makes twelve at most.
 
 if #KEYS >= 7 then
-  local score = redis.call('ZSCORE', KEYS[7], ARGV[13])
+  local score = redis.call('ZSCORE', KEYS[7], ARGV[12])
   if not score or tonumber(score) <= now then return {-6, 0, 0} end
 end
 
@@ -67,28 +67,30 @@ local live = redis.call('ZCOUNT', user_holds, '(' .. now, '+inf')
 if live >= max_holds then return {-3, 0, 0} end
 
 -- The id is drawn before the seat is taken, so a lost race burns an id:
--- ids need to be unique and increasing, not dense.
-local seq = redis.call('INCR', seq_key)
-if seq == 1 and floor == '' then
-  -- The counter was missing (lost with Redis, or never made): only Postgres
-  -- knows where ids stand. Leave it missing, so concurrent calls ask too.
-  redis.call('DEL', seq_key)
+-- ids need to be unique, not dense. An id is only ever taken from a block
+-- Postgres reserved, never from a count Redis could lose and restart.
+local block = redis.call('HMGET', ids_key, 'id', 'last')
+local last_id, block_last = tonumber(block[1]), tonumber(block[2])
+local id
+if last_id and block_last and last_id < block_last then
+  id = redis.call('HINCRBY', ids_key, 'id', 1)
+elseif new_first ~= '' then
+  redis.call('HSET', ids_key, 'id', new_first, 'last', new_last)
+  id = tonumber(new_first)
+else
   return {-5, 0, 0}
 end
-if floor ~= '' and seq <= tonumber(floor) then
-  seq = tonumber(floor) + 1
-  redis.call('SET', seq_key, seq)
-end
-local id = seq * stride + concert
+-- Lua prints numbers from 10^14 on with an exponent: format the key's id.
+local sid = string.format('%d', id)
 local exp = now + ttl
 
-if not redis.call('SET', seat_key, id, 'NX', 'PX', ttl) then return {-1, 0, 0} end
-redis.call('HSET', prefix .. id, 'user', user, 'date', date, 'seat', seat,
+if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl) then return {-1, 0, 0} end
+redis.call('HSET', prefix .. sid, 'user', user, 'date', date, 'seat', seat,
   'price', price, 'exp', exp, 'state', 'held')
-redis.call('PEXPIRE', prefix .. id, ttl + record_ttl)
+redis.call('PEXPIRE', prefix .. sid, ttl + record_ttl)
 
 redis.call('ZADD', held, exp, seat)
-redis.call('ZADD', user_holds, exp, id)
+redis.call('ZADD', user_holds, exp, sid)
 -- The set must outlive its live holds. With a live hold in it already, its
 -- expiry (set by that hold: its expiry + record ttl) is later than this
 -- hold's own expiry whenever record ttl is at least ttl: then only the
@@ -98,7 +100,7 @@ if live == 0 or ttl > record_ttl then
 end
 -- Lapsed entries are skipped by score everywhere; prune them now and then
 -- so the sets do not grow.
-if seq % 32 == 0 then
+if id % 32 == 0 then
   redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
   redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
 end

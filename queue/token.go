@@ -139,7 +139,9 @@ func decodePayload(p []byte) (Token, error) {
 	p = p[1:]
 	for i := range count {
 		v, n := binary.Uvarint(p)
-		if n <= 0 || v > 1<<53 {
+		// A concert id may be any positive 63-bit integer; the other
+		// fields stay below 2^53.
+		if n <= 0 || v > 1<<63-1 || (i > 0 && v > 1<<53) {
 			return Token{}, ErrInvalidToken
 		}
 		fields[i] = v

@@ -29,6 +29,18 @@ func TestSignedTokensRoundTrip(t *testing.T) {
 	}
 }
 
+func TestTokensCarryAnyPositive63BitConcertID(t *testing.T) {
+	s := queue.NewSigner([]byte("k"))
+	for _, id := range []int64{1<<53 + 1, 1<<62 + 12345, 1<<63 - 1} {
+		tk := sample()
+		tk.ConcertID = id
+		got, err := s.Parse(s.Sign(tk))
+		if err != nil || got != tk {
+			t.Errorf("concert %d: Parse = %+v, %v; want %+v", id, got, err, tk)
+		}
+	}
+}
+
 func TestForgedOrAlteredTokensAreRejected(t *testing.T) {
 	s := queue.NewSigner([]byte("k"))
 	raw := s.Sign(sample())

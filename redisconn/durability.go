@@ -57,3 +57,60 @@ func nodeWarnings(ctx context.Context, rdb redis.Cmdable) []string {
 	}
 	return ws
 }
+
+// WaitWarnings returns what makes REDIS_WAIT_REPLICAS=replicas fail or
+// fragile, per master (every master of a cluster): fewer connected replicas
+// than asked (every new token and hold on it would answer 503), or exactly
+// as many (losing one stops them until it is back). None when replicas is 0.
+func WaitWarnings(ctx context.Context, rdb redis.UniversalClient, replicas int) []string {
+	if replicas <= 0 {
+		return nil
+	}
+	var (
+		mu  sync.Mutex
+		out []string
+	)
+	check := func(ctx context.Context, addr string, node redis.Cmdable) {
+		w := waitWarning(ctx, node, replicas)
+		if w == "" {
+			return
+		}
+		mu.Lock()
+		out = append(out, addr+": "+w)
+		mu.Unlock()
+	}
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			check(ctx, node.Options().Addr, node)
+			return nil
+		})
+		if err != nil {
+			out = append(out, fmt.Sprintf("cluster: masters could not be listed: %v", err))
+		}
+		return out
+	}
+	check(ctx, "redis", rdb)
+	return out
+}
+
+func waitWarning(ctx context.Context, node redis.Cmdable, replicas int) string {
+	info, err := node.Info(ctx, "replication").Result()
+	if err != nil {
+		return fmt.Sprintf("INFO replication failed (%v): check by hand that it has more than %d replicas", err, replicas)
+	}
+	connected := -1
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			fmt.Sscan(v, &connected)
+		}
+	}
+	switch {
+	case connected < 0:
+		return "INFO replication does not say how many replicas are connected"
+	case connected < replicas:
+		return fmt.Sprintf("%d connected replicas, fewer than REDIS_WAIT_REPLICAS=%d: every new token and hold on it answers 503", connected, replicas)
+	case connected == replicas:
+		return fmt.Sprintf("%d connected replicas, as many as REDIS_WAIT_REPLICAS=%d: losing one stops new tokens and holds on it until it is back", connected, replicas)
+	}
+	return ""
+}

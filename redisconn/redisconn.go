@@ -3,6 +3,9 @@
 // a redis.UniversalClient, with a deadline on every call so that an
 // unreachable Redis is a fast error and never a hang. The gateway, the bench
 // tools and the tests all open Redis here, so they run with the same settings.
+// WithWait (wait.go) adds synchronous replication of chosen scripts
+// (REDIS_WAIT_REPLICAS); Warnings and WaitWarnings (durability.go) report
+// server settings that can lose places in line.
 package redisconn
 
 import (

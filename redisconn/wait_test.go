@@ -109,6 +109,17 @@ func TestWaitFollowsTheChosenScriptsOnTheirConnection(t *testing.T) {
 		t.Errorf("another script was waited for: %d", got)
 	}
 
+	// At start-up the gateway warns when WAIT has no replica to spare.
+	if ws := redisconn.WaitWarnings(ctx, rdb, 0); len(ws) != 0 {
+		t.Errorf("REDIS_WAIT_REPLICAS=0: warnings %q", ws)
+	}
+	if ws := redisconn.WaitWarnings(ctx, rdb, 1); len(ws) != 1 || !strings.Contains(ws[0], "losing one stops") {
+		t.Errorf("1 replica for REDIS_WAIT_REPLICAS=1: warnings %q, want that losing it stops writes", ws)
+	}
+	if ws := redisconn.WaitWarnings(ctx, rdb, 2); len(ws) != 1 || !strings.Contains(ws[0], "fewer than") {
+		t.Errorf("1 replica for REDIS_WAIT_REPLICAS=2: warnings %q, want fewer than asked", ws)
+	}
+
 	// The replica is gone: the write is made but not acknowledged.
 	replica.Kill()
 	start := time.Now()

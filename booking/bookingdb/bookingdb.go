@@ -150,19 +150,26 @@ func (s *Store) SoldSeats(ctx context.Context, dateID int64) ([]int, error) {
 	return out, nil
 }
 
-// MaxReservationID returns the greatest reservation id Postgres knows, in
-// reservations or in pay_history (a failed attempt names a hold that was never
-// sold), or 0 when there is none. New hold ids must be above it.
-func (s *Store) MaxReservationID(ctx context.Context) (int64, error) {
-	var id int64
-	err := s.db.GetContext(ctx, &id, `
-		SELECT GREATEST(
-			(SELECT COALESCE(max(reservation_id), 0) FROM reservations),
-			(SELECT COALESCE(max(reservation_id), 0) FROM pay_history))`)
-	if err != nil {
-		return 0, fmt.Errorf("bookingdb: max reservation id: %w", err)
+// IDBlock is a run of reservation ids, First..Last inclusive, that no one
+// else is ever given.
+type IDBlock struct {
+	First, Last int64
+}
+
+// ReserveIDBlock reserves the next block of reservation ids from the
+// sequence reservation_id_blocks: its increment is the block size.
+func (s *Store) ReserveIDBlock(ctx context.Context) (IDBlock, error) {
+	var b struct {
+		First int64 `db:"first"`
+		Size  int64 `db:"size"`
 	}
-	return id, nil
+	err := s.db.GetContext(ctx, &b, `
+		SELECT nextval('reservation_id_blocks') AS first, seqincrement AS size
+		FROM pg_sequence WHERE seqrelid = 'reservation_id_blocks'::regclass`)
+	if err != nil {
+		return IDBlock{}, fmt.Errorf("bookingdb: reserve id block: %w", err)
+	}
+	return IDBlock{First: b.First, Last: b.First + b.Size - 1}, nil
 }
 
 type reservationRow struct {

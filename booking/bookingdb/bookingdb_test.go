@@ -1,9 +1,12 @@
 package bookingdb_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,9 +116,6 @@ func TestSales(t *testing.T) {
 	}
 	dateID := cat[0].Dates[0].ID
 
-	if top, err := store.MaxReservationID(ctx); err != nil || top != 0 {
-		t.Fatalf("MaxReservationID of an empty database = %d, %v; want 0", top, err)
-	}
 	if _, err := store.Reservation(ctx, 1, 10001); !errors.Is(err, bookingdb.ErrNotFound) {
 		t.Fatalf("err = %v, want ErrNotFound", err)
 	}
@@ -140,13 +140,6 @@ func TestSales(t *testing.T) {
 	if got, want := fmt.Sprint(sold), "[2 4]"; got != want {
 		t.Errorf("sold = %s, want %s", got, want)
 	}
-	top, err := store.MaxReservationID(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := top, int64(90001); got != want {
-		t.Errorf("MaxReservationID = %d, want %d (pay_history counts)", got, want)
-	}
 	r, err := store.Reservation(ctx, 1, 30001)
 	if err != nil {
 		t.Fatal(err)
@@ -156,5 +149,44 @@ func TestSales(t *testing.T) {
 	}
 	if _, err := store.Reservation(ctx, 2, 30001); !errors.Is(err, bookingdb.ErrNotFound) {
 		t.Errorf("another concert's reservation: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestReserveIDBlockNeverGivesAnIDTwice(t *testing.T) {
+	db, _ := testenv.Postgres(t)
+	store := bookingdb.New(db)
+	ctx := context.Background()
+	const callers, each = 8, 25
+	blocks := make(chan bookingdb.IDBlock, callers*each)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for range each {
+				b, err := store.ReserveIDBlock(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				blocks <- b
+			}
+		})
+	}
+	wg.Wait()
+	close(blocks)
+	var all []bookingdb.IDBlock
+	for b := range blocks {
+		if b.First < 1_000_000_000_000 || b.Last < b.First || b.Last >= 1<<53 {
+			t.Errorf("block %+v: want First >= 10^12 and First <= Last < 2^53", b)
+		}
+		all = append(all, b)
+	}
+	if got, want := len(all), callers*each; got != want {
+		t.Fatalf("%d blocks, want %d", got, want)
+	}
+	slices.SortFunc(all, func(a, b bookingdb.IDBlock) int { return cmp.Compare(a.First, b.First) })
+	for i := 1; i < len(all); i++ {
+		if all[i].First <= all[i-1].Last {
+			t.Errorf("blocks %+v and %+v overlap", all[i-1], all[i])
+		}
 	}
 }

@@ -153,6 +153,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	for _, w := range redisconn.Warnings(ctx, rdb) {
 		log.Warn("redis settings can lose places in line", "warning", w)
 	}
+	for _, w := range redisconn.WaitWarnings(ctx, rdb, cfg.RedisWaitReplicas) {
+		log.Warn("REDIS_WAIT_REPLICAS", "warning", w)
+	}
 
 	gw, err := gateway.New(cfg, rdb, db, log)
 	if err != nil {

@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.Float64Var(&o.Abandon, "abandon", 0, "share of users who stop polling after their first answer and never come back")
 	fs.Float64Var(&o.Return, "return", 0, "share of users who go silent after their first answer, then poll again after -return-after")
 	fs.DurationVar(&o.ReturnAfter, "return-after", time.Minute, "how long returning users stay silent")
+	fs.Float64Var(&o.HoldAndLeave, "hold-leave", 0, "share of users who, once admitted, hold a seat and walk away without paying (the hold lapses)")
 	fs.Float64Var(&maxErrorRate, "max-error-rate", 0.001, "largest share of requests answered 5xx or not at all")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line on stderr")
@@ -83,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	if fs.NArg() > 0 || o.Users <= 0 || o.Concurrency <= 0 || o.ArrivalRate < 0 || o.PollScale <= 0 ||
-		o.Prequeue < 0 || o.Abandon < 0 || o.Return < 0 || o.Abandon+o.Return > 1 {
+		o.Prequeue < 0 || o.Abandon < 0 || o.Return < 0 || o.HoldAndLeave < 0 || o.Abandon+o.Return+o.HoldAndLeave > 1 {
 		fmt.Fprintln(stderr, "rushload: bad arguments; see rushload -h")
 		return exitUsage
 	}

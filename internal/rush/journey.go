@@ -148,36 +148,24 @@ type hold struct {
 func (r *runner) buy(ctx context.Context, u *UserRecord, tok string, rng *mrand.Rand) {
 	auth := "Bearer " + tok
 	for round := 0; round < maxRounds; round++ {
-		a, err := r.get(ctx, "GET /api/reservationData/available", "/api/reservationData/available", auth)
-		if r.unfinished(ctx, u) {
-			return
-		}
-		if err != nil || a.status != http.StatusOK {
-			r.fail(u, outcomeOf(a), fmt.Sprintf("GET /api/reservationData/available: %d %s%s", a.status, a.errorCode(), errText(err)))
-			return
-		}
 		var d struct {
 			AvailableDates []string `json:"available_dates"`
 		}
-		json.Unmarshal(a.body, &d)
+		if !r.list(ctx, u, "GET /api/reservationData/available", "/api/reservationData/available", auth, &d) {
+			return
+		}
 		if len(d.AvailableDates) == 0 {
 			u.Outcome = OutcomeSoldOut
 			return
 		}
 		day := d.AvailableDates[rng.IntN(len(d.AvailableDates))]
 
-		a, err = r.get(ctx, "GET /api/reservationSeat/available", "/api/reservationSeat/available?reservation_date="+url.QueryEscape(day), auth)
-		if r.unfinished(ctx, u) {
-			return
-		}
-		if err != nil || a.status != http.StatusOK {
-			r.fail(u, outcomeOf(a), fmt.Sprintf("GET /api/reservationSeat/available: %d %s%s", a.status, a.errorCode(), errText(err)))
-			return
-		}
 		var s struct {
 			AvailableSeats []int `json:"available_seats"`
 		}
-		json.Unmarshal(a.body, &s)
+		if !r.list(ctx, u, "GET /api/reservationSeat/available", "/api/reservationSeat/available?reservation_date="+url.QueryEscape(day), auth, &s) {
+			return
+		}
 		r.offer(day, s.AvailableSeats)
 		if len(s.AvailableSeats) == 0 {
 			continue
@@ -189,6 +177,11 @@ func (r *runner) buy(ctx context.Context, u *UserRecord, tok string, rng *mrand.
 		if !ok {
 			continue
 		}
+		if u.Role == roleHoldLeave {
+			// Walks away: the hold lapses by itself and frees the seat.
+			u.Outcome = OutcomeHeldLeft
+			return
+		}
 		if !r.topUp(ctx, u, h.price, rng) {
 			return
 		}
@@ -199,6 +192,20 @@ func (r *runner) buy(ctx context.Context, u *UserRecord, tok string, rng *mrand.
 	if u.Outcome == "" {
 		r.fail(u, OutcomeGaveUp, fmt.Sprintf("no seat after %d listings", maxRounds))
 	}
+}
+
+// list reads a listing for u into v. false: u is done (outcome set).
+func (r *runner) list(ctx context.Context, u *UserRecord, route, path, auth string, v any) bool {
+	a, err := r.get(ctx, route, path, auth)
+	if r.unfinished(ctx, u) {
+		return false
+	}
+	if err != nil || a.status != http.StatusOK {
+		r.fail(u, outcomeOf(a), fmt.Sprintf("%s: %d %s%s", route, a.status, a.errorCode(), errText(err)))
+		return false
+	}
+	json.Unmarshal(a.body, v)
+	return true
 }
 
 func outcomeOf(a answer) string {

@@ -133,6 +133,11 @@ func (r *runner) report(rec Record, elapsed time.Duration) *Report {
 		}
 	}
 	rep.Record.AdmittedTotal, rep.Record.SilentAdmissions = rep.Admission.AdmittedTotal, rep.Admission.SilentAdmissions
+	for _, s := range samples {
+		rep.Record.Line = append(rep.Record.Line, LineSample{At: s.at, Waiting: s.waiting, Active: s.active,
+			MaxActive: s.maxActive, Rate: s.rate, Paused: s.paused, State: s.state, FreeSeats: s.free,
+			AdmittedTotal: s.admittedTotal, SkippedTotal: s.skipped})
+	}
 	rep.Invariants = Verify(rep.Record, r.opt.OrderSlack)
 	rep.Violations = Violations(rep.Invariants)
 	return rep

@@ -71,6 +71,10 @@ type Options struct {
 	// for ReturnAfter, then poll again.
 	Return      float64
 	ReturnAfter time.Duration
+	// HoldAndLeave is the share of users who, once admitted, hold a seat and
+	// walk away without paying: the hold lapses after HOLD_TTL and the seat
+	// must go to someone still waiting.
+	HoldAndLeave float64
 }
 
 func (o *Options) setDefaults() {
@@ -105,6 +109,7 @@ const (
 	OutcomeTokenLost  = "token_lost" // the token expired or was refused
 	OutcomeGaveUp     = "gave_up"    // kept losing seat races
 	OutcomeAbandoned  = "abandoned"  // stopped polling on purpose (Options.Abandon)
+	OutcomeHeldLeft   = "held_left"  // held a seat and walked away (Options.HoldAndLeave)
 	maxSeatTries      = 8            // seats tried from one listing
 	maxRounds         = 6            // listings of dates and seats
 	finalReadTimeout  = 30 * time.Second
@@ -220,8 +225,9 @@ func (r *runner) arrival(i int, opensIn time.Duration) (time.Duration, bool) {
 
 // Roles of a user in the line.
 const (
-	roleAbandon = "abandon"
-	roleReturn  = "return"
+	roleAbandon   = "abandon"
+	roleReturn    = "return"
+	roleHoldLeave = "hold_and_leave"
 )
 
 func newUser(prefix string, i int) UserRecord {
@@ -239,6 +245,8 @@ func (r *runner) newUser(i int) UserRecord {
 		u.Role = roleAbandon
 	case share < r.opt.Abandon+r.opt.Return:
 		u.Role = roleReturn
+	case share < r.opt.Abandon+r.opt.Return+r.opt.HoldAndLeave:
+		u.Role = roleHoldLeave
 	}
 	return u
 }

@@ -27,6 +27,31 @@ type Record struct {
 	// user saw: admissions of tokens that had stopped polling.
 	AdmittedTotal    int64 `json:"admitted_total_delta"`
 	SilentAdmissions int64 `json:"silent_admissions"`
+	// Line is the line as GET /admin/queue showed it, about once a second,
+	// oldest first (empty when not read).
+	Line []LineSample `json:"line,omitempty"`
+}
+
+// LineSample is one reading of GET /admin/queue, at the moment half-way
+// through the request.
+type LineSample struct {
+	At            time.Duration `json:"at"`
+	Waiting       int64         `json:"waiting"`
+	Active        int64         `json:"active"`
+	MaxActive     int64         `json:"max_active"`
+	Rate          float64       `json:"admit_per_second"`
+	Paused        bool          `json:"paused"`
+	State         string        `json:"state"`
+	FreeSeats     int64         `json:"free_seats"` // -1: unknown
+	AdmittedTotal int64         `json:"admitted_total"`
+	SkippedTotal  int64         `json:"skipped_inactive_total"`
+}
+
+// admitting reports whether, at s, admission had every reason to move: people
+// waiting, a seat free as admission saw it, the sale open and not paused, a
+// rate, and room under max_active.
+func (s LineSample) admitting() bool {
+	return s.Waiting > 0 && s.FreeSeats > 0 && s.State == "open" && !s.Paused && s.Rate > 0 && s.Active < s.MaxActive
 }
 
 // UserRecord is one simulated user. Times are offsets from the start of the
@@ -110,7 +135,10 @@ const (
 	MaxSilentShare = 0.02
 	// SoldOutGrace is how long after the last seat sold a poll may still be
 	// answered with anything but sold_out.
-	SoldOutGrace       = 10 * time.Second
+	SoldOutGrace = 10 * time.Second
+	// StallLimit is the longest admission may stand still (nobody admitted
+	// or skipped) while people wait and a seat is free (see unsold).
+	StallLimit         = 5 * time.Second
 	maxExamplesPerRule = 5
 )
 
@@ -211,10 +239,18 @@ func soldOutAnswers(rec Record) Invariant {
 	return inv
 }
 
-// unsold checks that nobody was sent away as sold out while seats stayed
-// unsold to the end.
+// unsold checks that no seat stays unsold while someone waits for it:
+// nobody was sent away as sold out while seats stayed unsold to the end, and
+// admission never stood still for StallLimit while people waited and a seat
+// was free (as admission saw it: a lapsed hold counts once admission has
+// seen it), the sale open, not paused, with a rate and room under
+// max_active. Standing still is judged from the line's readings: neither
+// admitted_total nor skipped_inactive_total grew over every reading of a
+// span at least StallLimit long in which all readings had every reason to
+// admit. Readings at a rate too slow to admit one in StallLimit are not
+// judged.
 func unsold(rec Record) Invariant {
-	inv := Invariant{Name: CheckUnsold, Rule: "no user told sold_out while seats stayed unsold to the end"}
+	inv := Invariant{Name: CheckUnsold, Rule: fmt.Sprintf("no user told sold_out while seats stayed unsold, and admission never still for %v while someone waited and a seat was free", StallLimit)}
 	total := rec.SeatsOffered
 	for _, u := range rec.Users {
 		if u.SoldOutSeen <= 0 {
@@ -223,6 +259,26 @@ func unsold(rec Record) Invariant {
 		inv.Checked++
 		if total > 0 && len(rec.Sales) < total {
 			inv.fail("%s told sold_out at %v, but only %d of %d seats sold", u.ID, u.SoldOutSeen.Round(time.Millisecond), len(rec.Sales), total)
+		}
+	}
+	judged := func(s LineSample) bool { return s.admitting() && s.Rate*StallLimit.Seconds() >= 1 }
+	line := rec.Line
+	for i := 0; i < len(line); i++ {
+		if !judged(line[i]) {
+			continue
+		}
+		inv.Checked++
+		// The longest run of judged readings from i on with no movement.
+		j := i
+		for j+1 < len(line) && judged(line[j+1]) &&
+			line[j+1].AdmittedTotal == line[i].AdmittedTotal && line[j+1].SkippedTotal == line[i].SkippedTotal {
+			j++
+		}
+		if span := line[j].At - line[i].At; span >= StallLimit {
+			inv.fail("admission still from %v to %v with %d waiting and %d seats free", line[i].At.Round(time.Millisecond),
+				line[j].At.Round(time.Millisecond), line[i].Waiting, line[i].FreeSeats)
+			inv.Checked += j - i
+			i = j
 		}
 	}
 	return inv

@@ -79,6 +79,35 @@ func TestVerify(t *testing.T) {
 		{name: "a replay that paid again", want: rush.CheckReplay, breaks: func(r *rush.Record) {
 			r.Replays[0].PaymentID = 99
 		}},
+		{name: "admission still while someone waited and a seat was free", want: rush.CheckUnsold, breaks: func(r *rush.Record) {
+			r.Line = line(7, func(i int, s *rush.LineSample) {})
+		}},
+		{name: "a stall shorter than the limit is not one", breaks: func(r *rush.Record) {
+			r.Line = line(7, func(i int, s *rush.LineSample) { s.AdmittedTotal += int64(i / 4) })
+		}},
+		{name: "admission that moves, or only skips, is no stall", breaks: func(r *rush.Record) {
+			r.Line = line(7, func(i int, s *rush.LineSample) {
+				if i%2 == 0 {
+					s.AdmittedTotal += int64(i)
+				} else {
+					s.SkippedTotal += int64(i)
+				}
+			})
+		}},
+		{name: "a pause, no seat free, a full house or a scheduled sale hold admission back by right", breaks: func(r *rush.Record) {
+			r.Line = line(28, func(i int, s *rush.LineSample) {
+				switch i / 7 {
+				case 0:
+					s.Paused = true
+				case 1:
+					s.FreeSeats = 0
+				case 2:
+					s.Active = s.MaxActive
+				case 3:
+					s.State = "scheduled"
+				}
+			})
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := sound()
@@ -95,4 +124,17 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// line is n readings a second of a line where admission has every reason
+// to move and does not, as change leaves them.
+func line(n int, change func(i int, s *rush.LineSample)) []rush.LineSample {
+	var out []rush.LineSample
+	for i := 0; i < n; i++ {
+		s := rush.LineSample{At: time.Duration(i) * time.Second, Waiting: 50, Active: 10, MaxActive: 100, Rate: 10,
+			State: "open", FreeSeats: 3, AdmittedTotal: 40, SkippedTotal: 2}
+		change(i, &s)
+		out = append(out, s)
+	}
+	return out
 }

@@ -20,6 +20,8 @@ type adminSample struct {
 	paused        bool
 	admittedTotal int64
 	skipped       int64 // skipped_inactive_total; 0 from gateways without it
+	free          int64 // free_seats; -1 when unknown (or a gateway without it)
+	state         string
 }
 
 // sampleAdmin reads the admission state each second until the users are done.
@@ -71,6 +73,8 @@ func (r *runner) readAdmin(ctx context.Context) {
 		Paused         bool    `json:"paused"`
 		AdmittedTotal  int64   `json:"admitted_total"`
 		Skipped        int64   `json:"skipped_inactive_total"`
+		FreeSeats      *int64  `json:"free_seats"`
+		State          string  `json:"state"`
 	}
 	if json.Unmarshal(raw, &q) != nil {
 		return
@@ -78,8 +82,13 @@ func (r *runner) readAdmin(ctx context.Context) {
 	// The reading is of the moment half-way through the request.
 	at := t0.Add(t1.Sub(t0) / 2).Sub(r.start)
 	r.mu.Lock()
+	free := int64(-1)
+	if q.FreeSeats != nil {
+		free = *q.FreeSeats
+	}
 	r.samples = append(r.samples, adminSample{at: at, waiting: q.Waiting, active: q.Active, rate: q.AdmitPerSecond,
-		maxActive: q.MaxActive, paused: q.Paused, admittedTotal: q.AdmittedTotal, skipped: q.Skipped})
+		maxActive: q.MaxActive, paused: q.Paused, admittedTotal: q.AdmittedTotal, skipped: q.Skipped,
+		free: free, state: q.State})
 	r.mu.Unlock()
 }
 

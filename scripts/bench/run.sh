@@ -23,14 +23,22 @@
 # of its own on the local PostgreSQL, each phase its own gateway. All of it
 # is removed at the end, also on failure.
 #
+#   5. The cost of REDIS_WAIT_REPLICAS=1: token issues and holds of a
+#      gateway with WAIT and of one without, in turn, on a private master
+#      with one replica.
+#
+# BENCH_PHASES (all) picks phases: a space-separated list of gobench, routes,
+# rush, memory and wait. Only a run of all of them writes docs/benchmarks.md;
+# any other prints the table of its HTTP routes and the report of the wait
+# phase (those it ran), for instance
+#   BENCH_PHASES=wait BENCH_ROUNDS=1 bash scripts/bench/run.sh
+#
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
 # BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
 # BENCH_HOLD_USERS (75000),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
-# the work directory), BENCH_MANY_CONNS (4096), BENCH_PHASES (all of "go
-# queue hold rush mem"; a subset runs only those phases and prints the HTTP
-# table of what ran instead of writing BENCH_OUT).
+# the work directory), BENCH_MANY_CONNS (4096).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -48,15 +56,13 @@ HOLD_USERS=${BENCH_HOLD_USERS:-75000}
 HOLD_DATES=60
 GOBENCHTIME=${BENCH_GOBENCHTIME:-1s}
 OUT_MD=${BENCH_OUT:-docs/benchmarks.md}
-MANY_CONNS=${BENCH_MANY_CONNS:-4096}
-PHASES=${BENCH_PHASES:-go queue hold rush mem}
 ADMIN_TOKEN=bench-admin-token
 RUN=$(date +%s)$$
-
-# phase NAME: whether this run measures NAME.
-phase() { [[ " $PHASES " == *" $1 "* ]]; }
-ALL_PHASES=1
-for p in go queue hold rush mem; do phase "$p" || ALL_PHASES=''; done
+PHASES=${BENCH_PHASES:-all}
+WAIT_HOLD_DATES=${BENCH_WAIT_HOLD_DATES:-60}
+# on PHASE: whether this run measures PHASE.
+on() { [[ $PHASES == all || " $PHASES " == *" $1 "* ]]; }
+MANY_CONNS=${BENCH_MANY_CONNS:-4096}
 
 # wrk and the gateway each hold one descriptor per connection: thousands of
 # connections need more than the usual soft limit of 1,024.
@@ -160,7 +166,7 @@ REDIS_URL=redis://127.0.0.1:$RPORT/0
 for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 rcli() { redis-cli -p "$RPORT" "$@"; }
 
-if phase go; then
+if on gobench; then
 log "Go benchmarks"
 record env TEST_REDIS_URL="$REDIS_URL" TEST_DATABASE_URL="$PG/postgres?sslmode=disable" \
 	go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" -count 1 -timeout 15m \
@@ -202,6 +208,7 @@ stop_gateway() {
 	wait "$GW_PID" 2>/dev/null || true
 }
 
+if on routes; then
 log "baselines (cmd/benchbase), kept serving while the routes are measured"
 BPORT=$(spare_port)
 note "$BIN/benchbase" -addr "127.0.0.1:$BPORT" -redis-url "$REDIS_URL" -key-prefix "benchbase:$RUN:"
@@ -211,7 +218,6 @@ PIDS+=("$BASE_PID")
 BASE_URL=http://127.0.0.1:$BPORT
 wait_http "$BASE_URL/fixed"
 
-if phase queue; then
 log "gateway: queue routes (admission paused, so every poll is of a waiting token)"
 SEED_ARGS="--dates 1 --seats 100 --price 10000"
 gateway queue ADMIT_PER_SECOND=0 MAX_ACTIVE=1000000
@@ -248,9 +254,7 @@ for round in $(seq "$ROUNDS"); do
 	unset WRK_CONNS
 done
 stop_gateway
-fi
 
-if phase hold; then
 log "gateway: seat holds ($HOLD_DATES dates of 5,000 seats, $HOLD_USERS admitted users, 4 holds each)"
 FIRST=$(date -d tomorrow +%F)
 SEED_ARGS="--dates $HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
@@ -266,11 +270,11 @@ for round in $(seq "$ROUNDS"); do
 		WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$(((round - 1) * PER_ROUND))
 done
 stop_gateway
-fi
 kill "$BASE_PID"
 wait "$BASE_PID" 2>/dev/null || true
+fi
 
-if phase rush; then
+if on rush; then
 log "rush: $RUSH_USERS users, one date of $RUSH_SEATS seats, admission $RUSH_RATE/s"
 rcli flushall >/dev/null
 SEED_ARGS="--dates 1 --seats $RUSH_SEATS --price 10000"
@@ -286,7 +290,7 @@ cat "$R/rss.txt" >&2
 stop_gateway
 fi
 
-if phase mem; then
+if on memory; then
 log "Redis memory per waiting user ($MEM_USERS users)"
 rcli flushall >/dev/null
 SEED_ARGS="--dates 1 --seats 100 --price 10000"
@@ -302,10 +306,53 @@ cat "$R/memory.txt" >&2
 stop_gateway
 fi
 
+if on wait; then
+	log "REDIS_WAIT_REPLICAS: token issues and holds with WAIT 1 and without, on a master with one replica"
+	WPORT=$(spare_port)
+	redis-server --port "$WPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" \
+		--dbfilename wait-master.rdb --logfile "$WORK/redis-wait-master.log" &
+	PIDS+=($!)
+	for _ in $(seq 50); do redis-cli -p "$WPORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	mkdir -p "$WORK/replica"
+	WRPORT=$(spare_port)
+	redis-server --port "$WRPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK/replica" \
+		--replicaof 127.0.0.1 "$WPORT" --logfile "$WORK/redis-wait-replica.log" &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		redis-cli -p "$WRPORT" info replication 2>/dev/null | grep -q master_link_status:up && break
+		sleep 0.1
+	done
+	redis-cli -p "$WRPORT" info replication | grep -q master_link_status:up || { echo "bench: the replica did not sync" >&2; exit 1; }
+	FIRST=$(date -d tomorrow +%F)
+	SEED_ARGS="--dates $WAIT_HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
+	DATES=$(for i in $(seq 0 $((WAIT_HOLD_DATES - 1))); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
+	WAIT_USERS=$((WAIT_HOLD_DATES * 5000 / 4))
+	PER_ROUND=$((WAIT_HOLD_DATES * 5000 / ROUNDS))
+	declare -A WGW
+	for w in 0 1; do
+		gateway "wait$w" REDIS_URL="redis://127.0.0.1:$WPORT/0" REDIS_WAIT_REPLICAS=$w REDIS_WAIT_TIMEOUT=100ms \
+			ADMIT_PER_SECOND=100000 MAX_ACTIVE=1000000 MAX_HOLDS_PER_USER=4
+		WGW[$w]=$GW_URL
+		record "$BIN/rushload" tokens -url "$GW_URL" -users "$WAIT_USERS" -active -out "$R/wait$w-tokens.tsv"
+	done
+	for round in $(seq "$ROUNDS"); do
+		for w in 0 1; do
+			WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
+			wrk_run "wait${w}_tokens" "${WGW[$w]}" WRK_PREFIX="wait$w-$RUN-$round"
+		done
+		for w in 0 1; do
+			WRK_SCRIPT_ARGS=(-s scripts/bench/hold.lua)
+			wrk_run "wait${w}_hold" "${WGW[$w]}" WRK_TOKENS="$R/wait$w-tokens.tsv" WRK_DATES="$DATES" WRK_SEATS=5000 \
+				WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$(((round - 1) * PER_ROUND))
+		done
+	done
+fi
+
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$R/machine.txt"
-if [[ -z $ALL_PHASES ]]; then
-	log "report of the phases run ($PHASES): HTTP routes only, $OUT_MD left as it is"
-	go run ./scripts/bench/report -dir "$R" -http-only
+if [[ $PHASES != all ]]; then
+	log "report of the phases run ($PHASES; a partial run does not write $OUT_MD)"
+	if on routes; then go run ./scripts/bench/report -http-only -dir "$R"; fi
+	if on wait; then go run ./scripts/bench/report -wait-only -dir "$R"; fi
 	exit 0
 fi
 log "report"

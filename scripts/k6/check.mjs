@@ -37,7 +37,9 @@ const K6_NAMES = new Set([
   'vus', 'vus_max', 'checks', 'group_duration',
 ]);
 
-const ROUTE_RE = /\/(?:api|admin)\/[A-Za-z0-9_/]*|\/(?:healthz|readyz|metrics)(?![A-Za-z0-9_])/;
+// A ${...} part of a template (NUL in literalText) may stand for a path
+// parameter: /admin/concerts/${id} is /admin/concerts/:id.
+const ROUTE_RE = /\/(?:api|admin)\/[A-Za-z0-9_/\u0000]*|\/(?:healthz|readyz|metrics)(?![A-Za-z0-9_])/;
 const SNAKE_RE = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$/;
 const METHODS = { get: 'GET', post: 'POST', patch: 'PATCH', put: 'PUT', del: 'DELETE', head: 'HEAD', options: 'OPTIONS' };
 
@@ -78,7 +80,15 @@ export function readContract(file) {
 function pathMatches(pattern, path) {
   const a = pattern.split('/');
   const b = path.split('/');
-  return a.length === b.length && a.every((seg, i) => seg.startsWith(':') || seg === b[i]);
+  return a.length === b.length && a.every((seg, i) => seg.startsWith(':') ? b[i] !== '' : seg === b[i]);
+}
+
+// documented says whether the API reference names path, where a parameter
+// segment (${...}) is written as {name} (/admin/concerts/{id}).
+function documented(text, path) {
+  if (!path.includes('\u0000')) return text.includes(path);
+  const re = path.split('/').map((seg) => (seg === '\u0000' ? '\\{[a-z_]+\\}' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+  return new RegExp(re).test(text);
 }
 
 // literalText is the text of a string or template literal, with ${...}
@@ -96,7 +106,9 @@ function urlOf(text) {
   const rest = text.slice(m.index + m[0].length);
   const query = rest.startsWith('?') ? rest.slice(1).split('\u0000').join('') : '';
   const params = [...query.matchAll(/(?:^|&)([A-Za-z0-9_]+)=/g)].map((x) => x[1]);
-  return { path: m[0].replace(/\/$/, '') || '/', params };
+  // A segment with a ${...} part is a parameter's value as a whole.
+  const path = (m[0].replace(/\/$/, '') || '/').split('/').map((seg) => (seg.includes('\u0000') ? '\u0000' : seg)).join('/');
+  return { path, params };
 }
 
 // checkSource checks one script's text; it returns a list of problems.
@@ -119,13 +131,14 @@ export function checkSource(name, src, routes, contract) {
     const url = text === null ? null : urlOf(text);
     if (!url) return;
     used.set(node, method);
-    const known = routes.filter((r) => pathMatches(r.path, url.path));
+    const known = routes.filter((r) => pathMatches(r.path, url.path) &&
+      url.path.split('/').every((seg, i) => seg !== '\u0000' || r.path.split('/')[i].startsWith(':')));
     if (known.length === 0) {
-      problems.push(`${at(node)}: route ${url.path} is not one the gateway serves (httpapi/routes.go)`);
+      problems.push(`${at(node)}: route ${url.path.replace(/\u0000/g, '{…}')} is not one the gateway serves (httpapi/routes.go)`);
     } else if (method && !known.some((r) => r.method === method)) {
       problems.push(`${at(node)}: ${method} ${url.path} is not served (it has ${known.map((r) => r.method).join(', ')})`);
-    } else if (!contract.text.includes(url.path)) {
-      problems.push(`${at(node)}: route ${url.path} is not in the API reference`);
+    } else if (!documented(contract.text, url.path)) {
+      problems.push(`${at(node)}: route ${url.path.replace(/\u0000/g, '{…}')} is not in the API reference`);
     }
     for (const p of url.params) field(p, node, 'query parameter');
   };

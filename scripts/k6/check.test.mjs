@@ -44,3 +44,63 @@ test('custom metrics and k6 metrics are not fields', () => {
     "export const options = { thresholds: { seat_won: ['count==1'], http_req_failed: ['rate<0.01'], 'http_req_duration{route:hold}': ['p(95)<200'] } };";
   assert.deepEqual(check(src), []);
 });
+
+test('a template part stands for a path parameter, and only where the route has one', () => {
+  assert.deepEqual(check(header + "export default function (id) { http.patch(`${BASE_URL}/admin/concerts/${id}`, JSON.stringify({ opens_at: null })); }"), []);
+  assert.deepEqual(check(header + "export default function (id) { http.get(`${BASE_URL}/api/concerts/${id}/draw?offset=0&limit=10`); }"), []);
+  assert.ok(check(header + "export default function (id) { http.get(`${BASE_URL}/api/tokens/${id}`); }").some((p) => /is not one the gateway serves/.test(p)));
+  assert.ok(check(header + "export default function (id) { http.get(`${BASE_URL}/api/queue/${id}`); }").some((p) => /is not one the gateway serves/.test(p)));
+  assert.deepEqual(check(header + "export default function (id) { http.get(`${BASE_URL}/api/concerts/c${id}`); }"), []);
+});
+
+// flow.js: what a client does with each answer of the line.
+const flow = await import('./flow.js');
+
+test('an entry refused as sold out stops the user; other 409s are contract problems', () => {
+  assert.deepEqual(flow.afterEntry(409, { error: { code: 'sold_out' } }), { next: 'sold_out', problems: [] });
+  const other = flow.afterEntry(409, { error: { code: 'seat_taken' } });
+  assert.equal(other.next, 'refused');
+  assert.equal(other.problems.length, 1);
+  assert.equal(flow.afterEntry(503, {}).next, 'refused');
+});
+
+test('entries in line, in the pre-queue and already active', () => {
+  assert.deepEqual(flow.afterEntry(201, { status: 'waiting', queue_position: 5 }), { next: 'poll', problems: [] });
+  assert.deepEqual(flow.afterEntry(201, { status: 'prequeue', queue_position: null, opens_at: '2030-05-01T10:00:00Z' }),
+    { next: 'poll', problems: [] });
+  assert.deepEqual(flow.afterEntry(200, { status: 'active', queue_position: 0 }), { next: 'admitted', problems: [] });
+  assert.equal(flow.afterEntry(201, { status: 'prequeue', queue_position: 3, opens_at: 'x' }).problems.length, 1);
+  assert.equal(flow.afterEntry(200, { status: 'sold_out', queue_position: null }).problems.length, 1);
+});
+
+test('a poll that says sold_out stops polling, and must carry no poll_after_ms', () => {
+  assert.deepEqual(flow.afterPoll(200, { status: 'sold_out', queue_position: null }, 1), { next: 'sold_out', sleepMs: 0, problems: [] });
+  const bad = flow.afterPoll(200, { status: 'sold_out', queue_position: null, poll_after_ms: 1000 }, 1);
+  assert.equal(bad.next, 'sold_out');
+  assert.match(bad.problems.join(), /poll_after_ms/);
+  assert.deepEqual(flow.afterSoldOut(200, { status: 'sold_out', queue_position: null }), []);
+  assert.equal(flow.afterSoldOut(200, { status: 'waiting', queue_position: 4 }).length, 1);
+  assert.equal(flow.afterSoldOut(401, {}).length, 1);
+});
+
+test('waiting and pre-queue polls wait poll_after_ms times the scale', () => {
+  assert.deepEqual(flow.afterPoll(200, { status: 'waiting', queue_position: 9, poll_after_ms: 2000 }, 0.5),
+    { next: 'poll', sleepMs: 1000, problems: [] });
+  assert.deepEqual(flow.afterPoll(200, { status: 'prequeue', queue_position: null, opens_at: '2030-05-01T10:00:00Z', poll_after_ms: 9000 }, 1),
+    { next: 'poll', sleepMs: 9000, problems: [] });
+  assert.equal(flow.afterPoll(200, { status: 'active', queue_position: 0 }, 1).next, 'admitted');
+  assert.equal(flow.afterPoll(401, {}, 1).next, 'refused');
+  assert.equal(flow.afterPoll(200, { status: 'waiting', queue_position: 0, poll_after_ms: 1000 }, 1).problems.length, 1);
+  assert.equal(flow.afterPoll(200, { status: 'gone' }, 1).next, 'refused');
+});
+
+test('the abandon share is spread evenly and exact', () => {
+  for (const [n, share, want] of [[1000, 0.3, 300], [10, 0.3, 3], [2000, 0.05, 100], [100, 0, 0], [100, 1, 100]]) {
+    let left = 0;
+    for (let i = 0; i < n; i++) if (flow.abandons(i, share)) left++;
+    assert.equal(left, want, `${n} users at ${share}`);
+  }
+  let run = 0;
+  for (let i = 0; i < 10; i++) if (flow.abandons(i, 0.3)) run++;
+  assert.equal(run, 3, 'three of the first ten leave');
+});

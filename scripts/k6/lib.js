@@ -2,6 +2,7 @@
 // environment (k6 run -e NAME=value): see README.md.
 import http from 'k6/http';
 import { sleep } from 'k6';
+import { afterEntry, afterPoll, afterSoldOut } from './flow.js';
 
 export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 export const CONCERT_ID = parseInt(__ENV.CONCERT_ID || '1', 10);
@@ -15,7 +16,7 @@ export function bearer(token, extra) {
   return Object.assign({ Authorization: `Bearer ${token}` }, JSON_HEADERS, extra || {});
 }
 
-// 409 (seat_taken) is an expected answer in a rush, not a failed request.
+// 409 (seat_taken, sold_out) is an expected answer in a rush, not a failed request.
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 409));
 
 // enter puts a user in line and returns the answer.
@@ -24,15 +25,49 @@ export function enter(user) {
     { headers: JSON_HEADERS, tags: { route: 'tokens' } });
 }
 
-// waitActive polls until the token is active, waiting poll_after_ms times
-// scale between polls. It returns false when the token is refused.
-export function waitActive(token, scale) {
-  for (;;) {
-    const res = http.get(`${BASE_URL}/api/queue/position`, { headers: bearer(token), tags: { route: 'position' } });
-    if (res.status !== 200) return false;
-    if (res.json('status') === 'active') return true;
-    sleep((res.json('poll_after_ms') * scale) / 1000);
+// body parses an answer's JSON, or gives {} when it has none.
+export function body(res) {
+  try {
+    return res.json() || {};
+  } catch (e) {
+    return {};
   }
+}
+
+// entered reads the answer to enter(): {next, problems} (see flow.js).
+export function entered(res) {
+  return afterEntry(res.status, body(res));
+}
+
+function poll(token) {
+  return http.get(`${BASE_URL}/api/queue/position`, { headers: bearer(token), tags: { route: 'position' } });
+}
+
+// waitActive polls until the token is active, waiting poll_after_ms times
+// scale between polls (in the pre-queue too: its poll_after_ms lands near the
+// open). It returns {outcome, problems}: outcome 'admitted'; 'sold_out' when
+// a poll says the concert sold out (it stops polling then, as a client must);
+// 'abandoned' when leave is set, after the first poll (the user closed the
+// tab: admission skips the silent token); or 'refused'. problems lists
+// answers that break the contract (flow.js).
+export function waitActive(token, scale, leave) {
+  const problems = [];
+  for (;;) {
+    const res = poll(token);
+    const step = afterPoll(res.status, body(res), scale);
+    problems.push(...step.problems);
+    if (step.next !== 'poll') return { outcome: step.next, problems };
+    if (leave) return { outcome: 'abandoned', problems };
+    sleep(step.sleepMs / 1000);
+  }
+}
+
+// recheckSoldOut polls a token told sold_out once more after seconds, and
+// returns the problems: the sale must still be sold out.
+export function recheckSoldOut(token, seconds) {
+  sleep(seconds);
+  const res = poll(token);
+  return afterSoldOut(res.status, body(res));
 }
 
 // admin changes the admission settings (PATCH /admin/queue) when an admin

@@ -104,6 +104,13 @@ func (s *site) admin(settings map[string]any) {
 // seat blocks as from, to, price triples) and makes it the site's concert.
 func (s *site) newConcert(name string, dates int, blocks ...[3]int) int64 {
 	s.t.Helper()
+	return s.newConcertOpening(name, time.Time{}, dates, blocks...)
+}
+
+// newConcertOpening is newConcert with a scheduled open (none when zero):
+// until then, fans who enter wait in the pre-queue.
+func (s *site) newConcertOpening(name string, opensAt time.Time, dates int, blocks ...[3]int) int64 {
+	s.t.Helper()
 	var ds []string
 	for i := range dates {
 		ds = append(ds, time.Now().AddDate(0, 0, 1+i).Format(time.DateOnly))
@@ -112,8 +119,11 @@ func (s *site) newConcert(name string, dates int, blocks ...[3]int) int64 {
 	for _, b := range blocks {
 		seats = append(seats, map[string]any{"from": b[0], "to": b[1], "price": b[2]})
 	}
-	code, body := s.api("POST", "/admin/concerts", map[string]any{"name": name, "dates": ds, "seats": seats},
-		"Authorization", "Bearer "+gatewaytest.AdminToken)
+	req := map[string]any{"name": name, "dates": ds, "seats": seats}
+	if !opensAt.IsZero() {
+		req["opens_at"] = opensAt.Format(time.RFC3339)
+	}
+	code, body := s.api("POST", "/admin/concerts", req, "Authorization", "Bearer "+gatewaytest.AdminToken)
 	if code != 201 {
 		s.t.Fatalf("POST /admin/concerts: %d %v", code, body)
 	}

@@ -35,8 +35,11 @@ export function alertNow(msg) {
   setTimeout(() => (r.textContent = msg), 50);
 }
 
-/** jittered stretches ms by up to a fifth: many tabs never land in step, and never sooner than asked. */
-export const jittered = (ms) => ms * (1 + Math.random() * 0.2);
+/**
+ * jittered stretches ms by up to a fifth, and by no more than capMs: many tabs
+ * never land in step, and never sooner than asked.
+ */
+export const jittered = (ms, capMs = Infinity) => ms + Math.random() * Math.min(ms * 0.2, capMs);
 
 /**
  * backoff is the wait before retry number n (0-based) after a transient

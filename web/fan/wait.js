@@ -24,6 +24,7 @@ const st = {
   paused: false,
   start: 0,
   opensAt: 0,
+  drawn: false, // came through the pre-queue: the place was drawn at the open
   activeUntil: '', // RFC 3339, as the server wrote it
   concert: null, // the catalogue's concert, when known
   failures: 0, // transient failures in a row
@@ -32,6 +33,7 @@ const st = {
 };
 
 let pollTimer = 0;
+const prequeueJitterMs = 2000;
 let checkout = null;
 
 const views = ['loading', 'who', 'entering', 'prequeue', 'waiting', 'soldout', 'expired', 'notfound', 'checkout'];
@@ -60,6 +62,7 @@ function drawWaiting() {
   $('w-ahead').textContent = i18n.num(st.ahead);
   $('w-est').textContent = st.paused ? t('pausedWait') : st.est == null ? '—' : i18n.estimate(st.est);
   $('paused').hidden = !st.paused;
+  $('drawn').hidden = !st.drawn;
   main.dataset.paused = st.paused ? 'yes' : 'no';
   const span = Math.max(st.start - 1, 1);
   const pct = st.pos ? Math.round((100 * (st.start - st.pos)) / span) : 0;
@@ -70,7 +73,10 @@ function drawWaiting() {
 function drawPrequeue() {
   const left = st.opensAt - serverNow();
   $('pq-countdown').textContent = left > 0 ? i18n.countdown(left) : t('opening');
-  $('pq-at').textContent = st.opensAt ? i18n.when(new Date(st.opensAt)) : '';
+  // The ticking clock is hidden from screen readers (a change every second
+  // is noise); they read the time left in words, which changes by the minute.
+  $('pq-left').textContent = left > 0 ? `${t('opensIn')} ${i18n.estimate(left / 1000)}` : t('opening');
+  $('pq-at').textContent = st.opensAt ? t('openingTime', { t: i18n.when(new Date(st.opensAt)) }) : '';
 }
 
 function drawBanner() {
@@ -151,6 +157,12 @@ async function enter() {
     return entryFailed(e);
   }
   recovered();
+  if (r.token !== st.token && st.drawn) {
+    // A new place in line (the kept token had ended): what the draw gave
+    // the old one no longer applies.
+    st.drawn = false;
+    st.place.set({ drawn: undefined });
+  }
   st.token = r.token;
   st.place.set({ token: r.token });
   // Poll at once: the poll carries the estimate and how long to wait.
@@ -203,8 +215,10 @@ function take(p) {
         st.place.set({ start: st.start });
       }
       if (st.view !== 'waiting') {
+        const fromPrequeue = st.view === 'prequeue';
         show('waiting');
-        announce(`${t('place')}: ${i18n.num(st.pos)}`);
+        if (fromPrequeue) alertNow(`${t('drawnNote')} ${t('place')}: ${i18n.num(st.pos)}`);
+        else announce(`${t('place')}: ${i18n.num(st.pos)}`);
       } else if (was !== st.pos && Date.now() - st.lastSaid > 10000) {
         st.lastSaid = Date.now();
         announce(`${t('place')}: ${i18n.num(st.pos)}. ${t('estimate')}: ${$('w-est').textContent}`);
@@ -215,12 +229,19 @@ function take(p) {
     }
     case 'prequeue': {
       st.opensAt = p.opens_at ? Date.parse(p.opens_at) : st.opensAt;
+      if (!st.drawn) {
+        st.drawn = true;
+        st.place.set({ drawn: true });
+      }
       if (st.view !== 'prequeue') {
         show('prequeue');
         announce(t('prequeueTitle'));
       }
       draw();
-      if (p.poll_after_ms != null) schedule(poll, jittered(p.poll_after_ms));
+      // The gateway already times this poll to land just after the open,
+      // spread by the token over a second; a fifth more of a long wait
+      // would leave a fan staring at "opening…" for seconds after it.
+      if (p.poll_after_ms != null) schedule(poll, jittered(p.poll_after_ms, prequeueJitterMs));
       return;
     }
     case 'active':
@@ -263,9 +284,11 @@ function soldOut() {
   stop();
   st.place.set({ token: undefined });
   st.token = '';
+  checkout?.stop();
   show('soldout');
-  alertNow(t('soldOutTitle'));
+  alertNow(`${t('soldOutTitle')}. ${t('soldOutBody')}`);
   draw();
+  $('soldout-title').focus();
 }
 
 function expired() {
@@ -315,6 +338,7 @@ function begin(user) {
   st.place = new Place(user, concertId);
   const rec = st.place.get();
   st.start = rec.start || 0;
+  st.drawn = !!rec.drawn;
   st.token = rec.token || '';
   if (rec.receipt && !rec.token) return showReceipt();
   st.token ? poll() : enter();
@@ -336,8 +360,9 @@ $('who-switch').addEventListener('click', (ev) => {
 });
 
 $('again').addEventListener('click', () => {
-  st.place.set({ start: undefined, hold: undefined, receipt: undefined });
+  st.place.set({ start: undefined, hold: undefined, receipt: undefined, drawn: undefined });
   st.start = 0;
+  st.drawn = false;
   st.pos = 0;
   enter();
 });

@@ -21,10 +21,14 @@ import (
 func main() {
 	dir := flag.String("dir", "", "the results directory of scripts/bench/run.sh")
 	httpOnly := flag.Bool("http-only", false, "print only the table of the wrk runs found (a run of some phases)")
+	waitOnly := flag.Bool("wait-only", false, "write only the REDIS_WAIT_REPLICAS section (BENCH_PHASES=wait)")
 	flag.Parse()
 	run := write
-	if *httpOnly {
+	switch {
+	case *httpOnly:
 		run = writeHTTP
+	case *waitOnly:
+		run = writeWaitOnly
 	}
 	if err := run(os.Stdout, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
@@ -324,6 +328,7 @@ func write(w io.Writer, dir string) error {
 	p("Parallel benchmarks (`RunParallel`) run GOMAXPROCS goroutines, so their ns/op is wall time per")
 	p("operation across both cores; the others are one operation at a time.")
 	p("")
+	writeWait(p, runs)
 	p("## The rush")
 	p("")
 	p("%d users arrive at once for one date of %d seats; the gateway admits %.0f per second. rushload", rep.Users, rep.SeatsOffered, adm.ConfiguredRate)
@@ -494,3 +499,72 @@ func median(rs []wrkResult) wrkResult {
 // notesDir is where notes.md lives: beside this program's source, run from
 // the repository root by scripts/bench/run.sh.
 func notesDir() string { return filepath.Join("scripts", "bench") }
+
+// readRuns reads wrk.jsonl into the runs of each label.
+func readRuns(dir string) (map[string][]wrkResult, error) {
+	lines, err := readLines(filepath.Join(dir, "wrk.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	runs := map[string][]wrkResult{}
+	for _, l := range lines {
+		var r wrkResult
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			return nil, fmt.Errorf("wrk.jsonl: %w", err)
+		}
+		runs[r.Label] = append(runs[r.Label], r)
+	}
+	return runs, nil
+}
+
+// writeWait reports the cost of REDIS_WAIT_REPLICAS=1: token issues and
+// holds of a gateway on a master with one replica, with WAIT and without,
+// measured in turn. It writes nothing when the run has no such phase.
+func writeWait(p func(string, ...any), runs map[string][]wrkResult) {
+	labels := []string{"wait0_tokens", "wait1_tokens", "wait0_hold", "wait1_hold"}
+	for _, l := range labels {
+		if len(runs[l]) == 0 {
+			return
+		}
+	}
+	m := map[string]wrkResult{}
+	for _, l := range labels {
+		m[l] = median(runs[l])
+	}
+	p("## The cost of REDIS_WAIT_REPLICAS=1 (wrk, %d connections, %d rounds of %.0f s)", 64, len(runs["wait0_tokens"]), m["wait0_tokens"].Seconds)
+	p("")
+	p("Two gateways on one private master with one replica (both local): one with `REDIS_WAIT_REPLICAS=0`,")
+	p("one with `1` (`REDIS_WAIT_TIMEOUT` 100ms), measured in turn. With WAIT each new token and hold")
+	p("is answered once the replica acknowledged it (one more round trip to the replica inside the")
+	p("master's answer). errors counts any answer but 2xx (a write the replica did not acknowledge in")
+	p("time is 503).")
+	p("")
+	p("| route | WAIT | req/s | p50 | p99 | errors | with WAIT ÷ without |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range []struct{ route, base string }{{"POST /api/tokens", "tokens"}, {"POST /api/reservation", "hold"}} {
+		off, on := m["wait0_"+r.base], m["wait1_"+r.base]
+		p("| %s | off | %.0f | %.2f | %.2f | %d | |", r.route, off.RPS, off.P50, off.P99, off.errors())
+		p("| %s | 1 replica | %.0f | %.2f | %.2f | %d | %.2f× |", r.route, on.RPS, on.P50, on.P99, on.errors(), on.RPS/off.RPS)
+	}
+	p("")
+}
+
+// writeWaitOnly is the report of a run of the WAIT phase alone.
+func writeWaitOnly(w io.Writer, dir string) error {
+	runs, err := readRuns(dir)
+	if err != nil {
+		return err
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	writeWait(p, runs)
+	commands, err := readLines(filepath.Join(dir, "commands.txt"))
+	if err != nil {
+		return err
+	}
+	p("```sh")
+	for _, c := range commands {
+		p("%s", c)
+	}
+	p("```")
+	return nil
+}
