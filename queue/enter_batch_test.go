@@ -48,13 +48,23 @@ func (e *enterScript) run(now int64, users ...string) ([]int64, error) {
 func TestEnterScriptBatchAnswersAndWritesAsOneByOne(t *testing.T) {
 	batched, single := newEnterScript(t), newEnterScript(t)
 	t0 := int64(1_900_000_000_000)
+	// Both stores start alike: "act" holds an active token, "sk" a token
+	// that admission skipped as silent a second ago.
+	for _, e := range []*enterScript{batched, single} {
+		e.mr.Set(e.keys[3], "101")
+		e.mr.ZAdd(e.keys[4], 100, fmt.Sprint(t0/1000-10))
+		e.mr.HSet(e.keys[2], "act", "100")
+		e.mr.ZAdd(e.keys[1], float64(t0+60_000), "100:act")
+		e.mr.HSet(e.keys[10], "sk", fmt.Sprintf("101:%d:%d", t0/1000-10, t0+scriptTTL))
+		e.mr.ZAdd(e.keys[8], float64(t0-1000), "101:sk")
+	}
 	// Rounds of arrivals: new users, a user twice in one batch, users coming
 	// back in a later batch, and users whose tokens expired in between.
 	rounds := []struct {
 		now   int64
 		users []string
 	}{
-		{t0, []string{"a", "b", "c", "b", "d"}},
+		{t0, []string{"a", "act", "b", "sk", "c", "b", "d", "sk"}},
 		{t0 + 1500, []string{"e", "a", "f", "f", "c"}},
 		{t0 + 2500, []string{"g"}},
 		{t0 + scriptTTL + 1000, []string{"a", "h", "a", "g", "i"}},
@@ -75,17 +85,29 @@ func TestEnterScriptBatchAnswersAndWritesAsOneByOne(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("batch %v answered\n %v\none by one\n %v", r.users, got, want)
 		}
+		if r.now == t0 {
+			if act := got[8:16]; act[5] != 1 || act[1] != 100 {
+				t.Fatalf("act answered %v, want its active token 100", act)
+			}
+			if sk := got[24:32]; sk[0] != 0 || sk[1] != 101 || sk[3] != 1 {
+				t.Fatalf("sk answered %v, want its skipped token 101 back, first in line", sk)
+			}
+		}
 	}
 	if b, s := batched.mr.Dump(), single.mr.Dump(); b != s {
 		t.Fatalf("the stores differ:\nbatched\n%s\none by one\n%s", b, s)
 	}
-	// The replay itself: nine users, one place each ("b" and "f" twice in one
-	// batch, "a" back at the end of the line after its token expired).
+	// The replay itself: nine users waiting, one place each ("b" and "f"
+	// twice in one batch, "a" back at the end of the line after its token
+	// expired); "act" stayed active and "sk" rejoined with its old token.
 	if n, _ := batched.rdb.ZCard(context.Background(), batched.keys[0]).Result(); n != 9 {
 		t.Fatalf("waiting = %d, want 9", n)
 	}
-	if seq, _ := batched.rdb.Get(context.Background(), batched.keys[3]).Int(); seq != 10 {
-		t.Fatalf("seq = %d, want 10 (nine users, a twice)", seq)
+	if seq, _ := batched.rdb.Get(context.Background(), batched.keys[3]).Int(); seq != 111 {
+		t.Fatalf("seq = %d, want 111 (101 before, then nine users, a twice)", seq)
+	}
+	if rejoined, _ := batched.rdb.ZScore(context.Background(), batched.keys[9], "101:sk").Result(); rejoined != float64(t0) {
+		t.Fatalf("the skipped token rejoined at %v, want %d", rejoined, t0)
 	}
 }
 
