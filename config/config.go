@@ -65,9 +65,12 @@ type Config struct {
 	DBTimeout         time.Duration
 	LogLevel          slog.Level
 	KeyPrefix         string
-	// QueueAutoPipeline coalesces the queue's Redis commands of concurrent
-	// requests into pipelines (QUEUE_AUTOPIPELINE, default off; see gateway).
-	QueueAutoPipeline bool
+	// RedisBatch is the most token issues of one concert sent to Redis as
+	// one script run (REDIS_BATCH; 1 sends each alone); RedisBatchWait how
+	// long an issue queued behind its concert's batch in flight may wait for
+	// more to join (REDIS_BATCH_WAIT). See queue.Config.EnterBatch.
+	RedisBatch     int
+	RedisBatchWait time.Duration
 }
 
 // MinEnterRatePerIP is the lowest per-client rate of token issues other than
@@ -114,7 +117,8 @@ func Load(getenv func(string) string) (Config, error) {
 		RedisWaitTimeout:  r.dur("REDIS_WAIT_TIMEOUT", 100*time.Millisecond, time.Millisecond, time.Minute),
 		DBTimeout:         r.dur("DB_TIMEOUT", 3*time.Second, 10*time.Millisecond, time.Minute),
 		KeyPrefix:         r.str("KEY_PREFIX", "rg:"),
-		QueueAutoPipeline: r.bool("QUEUE_AUTOPIPELINE", false),
+		RedisBatch:        r.int("REDIS_BATCH", 64, 1, 1000),
+		RedisBatchWait:    r.dur("REDIS_BATCH_WAIT", 0, 0, 10*time.Millisecond),
 	}
 	if c.RedisMode == RedisSentinel && c.RedisMaster == "" {
 		r.errs = append(r.errs, "REDIS_MASTER: REDIS_MODE=sentinel needs the name of the master set")
@@ -172,7 +176,8 @@ func (c Config) LogValue() slog.Value {
 		duration("db_timeout", c.DBTimeout),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("key_prefix", c.KeyPrefix),
-		slog.Bool("queue_autopipeline", c.QueueAutoPipeline),
+		slog.Int("redis_batch", c.RedisBatch),
+		duration("redis_batch_wait", c.RedisBatchWait),
 	)
 }
 

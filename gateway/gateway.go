@@ -70,16 +70,15 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		log.Warn("TOKEN_SECRET is unset: tokens are signed with a random key of this process; other replicas will reject them")
 	}
 	keys := keyspace.New(cfg.KeyPrefix)
-	qrdb, err := queueClient(cfg, rdb)
-	if err != nil {
-		return nil, err
-	}
 	// REDIS_WAIT_REPLICAS: a new token and a new hold are answered only once
 	// that many replicas have them. The queue and booking run their scripts
 	// unchanged; the clients they are given add the WAIT.
 	wait := redisconn.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout, CallTimeout: cfg.RedisTimeout}
 	waitStats := new(redisconn.WaitStats)
-	if qrdb, err = redisconn.WithWait(qrdb, rdb, wait, waitStats, lua.Enter); err != nil {
+	// Token issues are batched by the queue (REDIS_BATCH), so one WAIT
+	// follows a whole batch.
+	qrdb, err := redisconn.WithWait(rdb, rdb, wait, waitStats, lua.Enter)
+	if err != nil {
 		return nil, err
 	}
 	brdb, err := redisconn.WithWait(rdb, rdb, wait, waitStats, lua.Hold, lua.HoldBatch)
@@ -95,6 +94,14 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		AbandonAfter: cfg.AbandonAfter,
 		RejoinGrace:  cfg.RejoinGrace,
 		Stock:        stockOf(b),
+		// Token issues of a concert arriving together share one script run.
+		// An outage answers 503 within about one REDIS_TIMEOUT (the batch
+		// that finds Redis unreachable fails those queued behind it); the
+		// bound from arrival only sheds what an overloaded replica could
+		// not answer before a client gives up anyway.
+		EnterBatch:     cfg.RedisBatch,
+		EnterBatchWait: cfg.RedisBatchWait,
+		EnterTimeout:   4 * cfg.RedisTimeout,
 		OnAdmit: func(concertID int64, a queue.Admission) {
 			stats.Admitted(concertID, a.Admitted)
 			stats.SkippedInactive(concertID, a.Skipped)
@@ -167,28 +174,6 @@ func stockOf(b *booking.Service) func(context.Context, int64) (queue.Stock, erro
 		}
 		return queue.Stock{Free: st.Free, SoldOut: st.SoldOut()}, nil
 	}
-}
-
-// queueClient is the Redis client of the queue. Token issues come in floods
-// of small, independent scripts: with QUEUE_AUTOPIPELINE, go-redis coalesces
-// the commands of concurrent requests into pipelines, one write and one read
-// for many, which raised token issues per second by a fifth under wrk on a
-// 2-core machine. It is off by default: its batches run one after another, so
-// on a partitioned Redis a command waits for the batch ahead of it to time
-// out and a 503 takes up to twice REDIS_TIMEOUT. Every queue command is safe
-// to run twice, as the pipeliner may replay a batch after a broken
-// connection: entering returns the live token, an admission step is bounded
-// by the bucket, and the rest are reads or idempotent writes. Booking and
-// payment keep the plain client: a hold replayed after it succeeded would be
-// answered "taken".
-func queueClient(cfg config.Config, rdb redis.UniversalClient) (redis.UniversalClient, error) {
-	c, ok := rdb.(interface {
-		AutoPipeline() (*redis.AutoPipeliner, error)
-	})
-	if !ok || !cfg.QueueAutoPipeline {
-		return rdb, nil
-	}
-	return c.AutoPipeline()
 }
 
 // Start loads the catalogue and starts the background loops: catalogue

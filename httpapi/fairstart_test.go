@@ -20,7 +20,10 @@ func smallHarness(t *testing.T, seats int, change func(*config.Config)) *harness
 }
 
 func TestPrequeueAndDrawOverHTTP(t *testing.T) {
-	h := newHarness(t, nil)
+	// Nobody is admitted here (max_active 0), so the admission step that
+	// follows the placement at the open, with the credit the placement's
+	// own time earned, cannot take the drawn pre-queue out of the line.
+	h := newHarness(t, func(c *config.Config) { c.MaxActive = 0 })
 	opens := time.Now().Add(time.Hour).Truncate(time.Second)
 	cr := h.admin("POST", "/admin/concerts", map[string]any{
 		"name": "Scheduled", "dates": []string{day(2)}, "opens_at": opens.Format(time.RFC3339),

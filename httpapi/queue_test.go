@@ -214,30 +214,55 @@ func TestPosition(t *testing.T) {
 	})
 }
 
-func TestQueueOnAnAutoPipelineKeepsStrictOrder(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.QueueAutoPipeline = true })
+// Token issues arriving together share script runs (REDIS_BATCH): each
+// still gets its own place, 201 once per user and 200 with the same token
+// after, and the line admits as before.
+func TestQueueWithBatchedIssuesKeepsStrictOrder(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.RedisBatch = 16 })
 	const n = 200
-	positions := make(chan int64, n)
+	type answer struct {
+		user   int
+		code   int
+		pos    int64
+		seq    int64
+		status string
+	}
+	answers := make(chan answer, 2*n)
 	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
+	for i := 0; i < 2*n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			r := h.do("POST", "/api/tokens", map[string]any{"user_id": fmt.Sprintf("ap%d", i)})
-			if r.Code != http.StatusCreated {
-				t.Errorf("enter: %d %s", r.Code, r.Body)
-			}
-			positions <- r.num("queue_position")
+			u := i % n // every user twice, at once
+			r := h.do("POST", "/api/tokens", map[string]any{"user_id": fmt.Sprintf("ap%d", u)})
+			answers <- answer{u, r.Code, r.num("queue_position"), r.num("token_id"), r.str("status")}
 		}(i)
 	}
 	wg.Wait()
-	close(positions)
+	close(answers)
 	seen := make(map[int64]bool)
-	for p := range positions {
-		if p < 1 || p > n || seen[p] {
-			t.Fatalf("position %d repeated or out of 1..%d", p, n)
+	seqOf := make(map[int]int64)
+	created := make(map[int]int)
+	for a := range answers {
+		if a.code != http.StatusCreated && a.code != http.StatusOK || a.status != "waiting" {
+			t.Fatalf("user %d: %d %q", a.user, a.code, a.status)
 		}
-		seen[p] = true
+		if s, ok := seqOf[a.user]; ok && s != a.seq {
+			t.Fatalf("user %d got two places: token ids %d and %d", a.user, s, a.seq)
+		}
+		seqOf[a.user] = a.seq
+		if a.code == http.StatusCreated {
+			created[a.user]++
+			if a.pos < 1 || a.pos > n || seen[a.pos] {
+				t.Fatalf("position %d repeated or out of 1..%d", a.pos, n)
+			}
+			seen[a.pos] = true
+		}
+	}
+	for u := 0; u < n; u++ {
+		if created[u] != 1 {
+			t.Fatalf("user %d was answered 201 %d times, want once", u, created[u])
+		}
 	}
 	tok := h.activeToken("ap-buyer")
 	if r := h.do("POST", "/api/reservation", holdBody("ap-buyer", day(1), 1), bearer(tok)...); r.Code != http.StatusCreated {

@@ -1,5 +1,8 @@
--- enter.lua: put a user in line (or in the pre-queue of a scheduled sale), or
--- return the live token they already hold.
+-- enter.lua: put users in line (or in the pre-queue of a scheduled sale), or
+-- return the live token each already holds. One run enters one user or a batch
+-- of many concurrent arrivals, in the order given, exactly as the same users
+-- entering one by one would be: each sees the line as the users before it in
+-- the batch left it.
 --
 -- KEYS[1] waiting       zset  user -> place in line (the arrival sequence, or
 --                             for a pre-queue entrant its place from the draw)
@@ -14,15 +17,20 @@
 -- KEYS[10] rejoined     zset  "<seq>:<user>" -> ms of the return
 -- KEYS[11] skipped_users hash user -> "<seq>:<issue second>:<expiry ms>" of
 --                             their token in skipped or rejoined
--- ARGV[1] user id
--- ARGV[2] now (unix ms)
--- ARGV[3] token ttl (ms): how long a waiting token lives after issue (after
+-- ARGV[1] now (unix ms)
+-- ARGV[2] token ttl (ms): how long a waiting token lives after issue (after
 --         the open for a pre-queue entrant)
--- ARGV[4] abandon after (ms): entering counts as a heartbeat
--- ARGV[5] a fresh random generation (1 … 2^52), kept only if the line has none
--- ARGV[6] rejoin grace (ms): how long a skipped token may come back
+-- ARGV[3] abandon after (ms): entering counts as a heartbeat
+-- ARGV[4] a fresh random generation (1 … 2^52), kept only if the line has none
+-- ARGV[5] rejoin grace (ms): how long a skipped token may come back
+-- ARGV[6 …] the user ids, in arrival order (at least one)
 --
--- Returns {created, seq, issued_second, position, active_until_ms, status, opens_at_ms, gen}
+-- Every argument is checked before the first write: a Redis script is not
+-- rolled back when it fails half-way, so a bad batch must fail whole, having
+-- changed nothing.
+--
+-- Returns eight integers per user, in the order of the users:
+--   {created, seq, issued_second, position, active_until_ms, status, opens_at_ms, gen}
 --   created        1 for a new token, 0 when the live token is returned again
 --   position       1-based place among waiting users, 0 when active or in the pre-queue;
 --                  1 for a skipped token that comes back (it goes first)
@@ -44,26 +52,39 @@
 local waiting, active, active_users, seqkey, timeline = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local q, prequeue, heartbeats = KEYS[6], KEYS[7], KEYS[8]
 local skipped, rejoined, skipped_users = KEYS[9], KEYS[10], KEYS[11]
-local user = ARGV[1]
-local now = tonumber(ARGV[2])
-local token_ttl = tonumber(ARGV[3])
-local alive_until = now + tonumber(ARGV[4])
-local grace = tonumber(ARGV[6])
-redis.call('HSETNX', q, 'gen', ARGV[5])
+
+local function number(i, name)
+  local v = tonumber(ARGV[i])
+  if not v then error('enter: ' .. name .. ' (ARGV[' .. i .. ']) is not a number') end
+  return v
+end
+local now = number(1, 'now')
+local token_ttl = number(2, 'token ttl')
+local alive_until = now + number(3, 'abandon after')
+number(4, 'generation')
+local grace = number(5, 'rejoin grace')
+if #ARGV < 6 then error('enter: no user given') end
+for i = 6, #ARGV do
+  if ARGV[i] == '' then error('enter: empty user id (ARGV[' .. i .. '])') end
+end
+
+-- Nothing is written above this line.
+-- The generation goes as it came: a Lua number would be written in 14 digits.
+redis.call('HSETNX', q, 'gen', ARGV[4])
 local gen = tonumber(redis.call('HGET', q, 'gen'))
 
+-- The sale's state is the same for the whole batch: only admission and the
+-- admin scripts change it, and they cannot run inside this one.
 local st = redis.call('HMGET', q, 'sold_out', 'phase', 'opens_at_ms', 'open_seq', 'open_ms')
-if st[1] == '1' then return {0, 0, 0, 0, 0, 3, 0, gen} end
+local sold_out = st[1] == '1'
 local phase = st[2] or ''
 local opens_at = tonumber(st[3]) or 0
 local open_seq = tonumber(st[4]) or 0
 local open_ms = tonumber(st[5]) or 0
 
--- A new sign of life for a user already in line.
-local function beat()
-  local old = tonumber(redis.call('HGET', heartbeats, user))
-  if old and old < alive_until then redis.call('HSET', heartbeats, user, alive_until) end
-end
+-- The newest issue second of the timeline, read once and then kept up to
+-- date by the new entries of this batch.
+local newest = false
 
 -- The issue second of a sequence: the newest timeline entry at or before it.
 local function issued_of(seq)
@@ -72,86 +93,107 @@ local function issued_of(seq)
   return tonumber(hit[1])
 end
 
-local aseq = redis.call('HGET', active_users, user)
-if aseq then
-  local until_ms = redis.call('ZSCORE', active, aseq .. ':' .. user)
+-- A new sign of life for a user already in line.
+local function beat(user)
+  local old = tonumber(redis.call('HGET', heartbeats, user))
+  if old and old < alive_until then redis.call('HSET', heartbeats, user, alive_until) end
+end
+
+local function enter(user)
+  if sold_out then return {0, 0, 0, 0, 0, 3, 0, gen} end
+
+  local aseq = redis.call('HGET', active_users, user)
+  if aseq then
+    local until_ms = redis.call('ZSCORE', active, aseq .. ':' .. user)
+    local pre = redis.call('HGET', prequeue, user)
+    local issued
+    if pre and string.sub(pre, 1, #aseq + 1) == aseq .. ':' then
+      issued = tonumber(string.sub(pre, #aseq + 2))
+    else
+      issued = issued_of(tonumber(aseq))
+    end
+    if until_ms and tonumber(until_ms) > now and issued then
+      return {0, tonumber(aseq), issued, 0, tonumber(until_ms), 1, opens_at, gen}
+    end
+    redis.call('HDEL', active_users, user)
+  end
+
+  local sk = redis.call('HGET', skipped_users, user)
+  if sk then
+    local a = string.find(sk, ':', 1, true)
+    local b = string.find(sk, ':', a + 1, true)
+    local kseq, issued, expires = string.sub(sk, 1, a - 1), tonumber(string.sub(sk, a + 1, b - 1)),
+      tonumber(string.sub(sk, b + 1))
+    local member = kseq .. ':' .. user
+    if redis.call('ZSCORE', rejoined, member) then
+      return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
+    end
+    local at = tonumber(redis.call('ZSCORE', skipped, member))
+    if at and at + grace >= now and expires > now then
+      redis.call('ZREM', skipped, member)
+      redis.call('ZADD', rejoined, 'NX', now, member)
+      return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
+    end
+    -- Past the grace (or the token's life): the skip is over, start afresh.
+    if at then redis.call('ZREM', skipped, member) end
+    redis.call('HDEL', skipped_users, user)
+  end
+
   local pre = redis.call('HGET', prequeue, user)
-  local issued
-  if pre and string.sub(pre, 1, #aseq + 1) == aseq .. ':' then
-    issued = tonumber(string.sub(pre, #aseq + 2))
+  if pre then
+    local sep = string.find(pre, ':', 1, true)
+    local pseq, issued = tonumber(string.sub(pre, 1, sep - 1)), tonumber(string.sub(pre, sep + 1))
+    if phase == 'scheduled' or phase == 'placing' then
+      beat(user)
+      return {0, pseq, issued, 0, 0, 2, opens_at, gen}
+    end
+    local place = tonumber(redis.call('ZSCORE', waiting, user))
+    if place and place <= open_seq and open_ms + token_ttl > now then
+      beat(user)
+      return {0, pseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
+    end
+    -- Admitted and lapsed, skipped, or expired: this user starts again at the back.
+    if place and place <= open_seq then redis.call('ZREM', waiting, user) end
+    redis.call('HDEL', prequeue, user)
+  end
+
+  local wseq = redis.call('ZSCORE', waiting, user)
+  if wseq then
+    wseq = tonumber(wseq)
+    local issued = issued_of(wseq)
+    if issued and issued * 1000 + token_ttl > now then
+      beat(user)
+      return {0, wseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
+    end
+    -- Expired while waiting: the user starts again at the back of the line.
+    redis.call('ZREM', waiting, user)
+  end
+
+  local seq = redis.call('INCR', seqkey)
+  local sec = math.floor(now / 1000)
+  if newest == false then
+    local last = redis.call('ZREVRANGE', timeline, 0, 0)
+    newest = #last > 0 and tonumber(last[1]) or nil
+  end
+  if newest and newest >= sec then
+    -- Same second (or a replica whose clock is behind): keep issue times monotonic.
+    sec = newest
   else
-    issued = issued_of(tonumber(aseq))
+    redis.call('ZADD', timeline, seq, sec)
+    newest = sec
   end
-  if until_ms and tonumber(until_ms) > now and issued then
-    return {0, tonumber(aseq), issued, 0, tonumber(until_ms), 1, opens_at, gen}
+  redis.call('HSET', heartbeats, user, alive_until)
+  if phase == 'scheduled' then
+    redis.call('HSET', prequeue, user, string.format('%d:%d', seq, sec))
+    return {1, seq, sec, 0, 0, 2, opens_at, gen}
   end
-  redis.call('HDEL', active_users, user)
+  redis.call('ZADD', waiting, seq, user)
+  return {1, seq, sec, redis.call('ZCARD', waiting), 0, 0, opens_at, gen}
 end
 
-local sk = redis.call('HGET', skipped_users, user)
-if sk then
-  local a = string.find(sk, ':', 1, true)
-  local b = string.find(sk, ':', a + 1, true)
-  local kseq, issued, expires = string.sub(sk, 1, a - 1), tonumber(string.sub(sk, a + 1, b - 1)),
-    tonumber(string.sub(sk, b + 1))
-  local member = kseq .. ':' .. user
-  if redis.call('ZSCORE', rejoined, member) then
-    return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
-  end
-  local at = tonumber(redis.call('ZSCORE', skipped, member))
-  if at and at + grace >= now and expires > now then
-    redis.call('ZREM', skipped, member)
-    redis.call('ZADD', rejoined, 'NX', now, member)
-    return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
-  end
-  -- Past the grace (or the token's life): the skip is over, start afresh.
-  if at then redis.call('ZREM', skipped, member) end
-  redis.call('HDEL', skipped_users, user)
+local out = {}
+for i = 6, #ARGV do
+  local r = enter(ARGV[i])
+  for j = 1, 8 do out[#out + 1] = r[j] end
 end
-
-local pre = redis.call('HGET', prequeue, user)
-if pre then
-  local sep = string.find(pre, ':', 1, true)
-  local pseq, issued = tonumber(string.sub(pre, 1, sep - 1)), tonumber(string.sub(pre, sep + 1))
-  if phase == 'scheduled' or phase == 'placing' then
-    beat()
-    return {0, pseq, issued, 0, 0, 2, opens_at, gen}
-  end
-  local place = tonumber(redis.call('ZSCORE', waiting, user))
-  if place and place <= open_seq and open_ms + token_ttl > now then
-    beat()
-    return {0, pseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
-  end
-  -- Admitted and lapsed, skipped, or expired: this user starts again at the back.
-  if place and place <= open_seq then redis.call('ZREM', waiting, user) end
-  redis.call('HDEL', prequeue, user)
-end
-
-local wseq = redis.call('ZSCORE', waiting, user)
-if wseq then
-  wseq = tonumber(wseq)
-  local issued = issued_of(wseq)
-  if issued and issued * 1000 + token_ttl > now then
-    beat()
-    return {0, wseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
-  end
-  -- Expired while waiting: the user starts again at the back of the line.
-  redis.call('ZREM', waiting, user)
-end
-
-local seq = redis.call('INCR', seqkey)
-local sec = math.floor(now / 1000)
-local last = redis.call('ZREVRANGE', timeline, 0, 0)
-if #last > 0 and tonumber(last[1]) >= sec then
-  -- Same second (or a replica whose clock is behind): keep issue times monotonic.
-  sec = tonumber(last[1])
-else
-  redis.call('ZADD', timeline, seq, sec)
-end
-redis.call('HSET', heartbeats, user, alive_until)
-if phase == 'scheduled' then
-  redis.call('HSET', prequeue, user, string.format('%d:%d', seq, sec))
-  return {1, seq, sec, 0, 0, 2, opens_at, gen}
-end
-redis.call('ZADD', waiting, seq, user)
-return {1, seq, sec, redis.call('ZCARD', waiting), 0, 0, opens_at, gen}
+return out

@@ -21,8 +21,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rushgate/rushgate/internal/coalesce"
 	"github.com/rushgate/rushgate/keyspace"
 	"github.com/rushgate/rushgate/lua"
+	"github.com/rushgate/rushgate/unreachable"
 	"github.com/rushgate/rushgate/userid"
 )
 
@@ -67,6 +69,22 @@ type Config struct {
 	// replica runs (the live view counts with it). It must be quick: it runs
 	// on the admission loop.
 	OnAdmit func(concertID int64, a Admission)
+	// EnterBatch is the most token issues of one concert that go to Redis as
+	// one run of the enter script (see Enter); 1 (or less) sends each alone.
+	EnterBatch int
+	// EnterBatchWait bounds how long a token issue queued behind its
+	// concert's batch in flight may wait for more to join its own batch.
+	EnterBatchWait time.Duration
+	// EnterTimeout bounds a batched token issue from its arrival, its time
+	// queued included (0: only the Redis client's call deadline bounds it):
+	// an overloaded replica sheds issues it cannot answer in time. An outage
+	// needs no such bound: the batch that finds Redis unreachable fails the
+	// issues queued behind it at once.
+	EnterTimeout time.Duration
+
+	// enterQueued, when set, is told each user as their token issue joins a
+	// batch queue, in arrival order (tests check the order with it).
+	enterQueued func(userID string)
 }
 
 // Stock is what admission needs to know of a concert's seats.
@@ -103,6 +121,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.EnterBatch < 1 {
+		c.EnterBatch = 1
+	}
 }
 
 // Queue is the waiting line of every concert, backed by one Redis.
@@ -115,6 +136,7 @@ type Queue struct {
 	mu    sync.RWMutex
 	views map[int64]*view
 
+	enters     *coalesce.Batcher[int64, string, entered]
 	beats      beats
 	noBeats    bool                 // set only by the benchmark that prices the heartbeat
 	places     sync.Map             // placeKey -> place in line of a pre-queue token
@@ -126,6 +148,14 @@ func New(rdb redis.UniversalClient, keys keyspace.Space, signer *Signer, cfg Con
 	cfg.setDefaults()
 	q := &Queue{rdb: rdb, keys: keys, signer: signer, cfg: cfg, views: make(map[int64]*view),
 		placements: make(map[int64]*placement)}
+	bc := coalesce.Config{MaxBatch: cfg.EnterBatch, Wait: max(cfg.EnterBatchWait, 0), Timeout: max(cfg.EnterTimeout, 0),
+		// A batch that finds Redis unreachable answers those queued behind
+		// it too: they would only wait out a call deadline of their own.
+		Unreachable: unreachable.Is}
+	if cfg.enterQueued != nil {
+		bc.OnQueue = func(req any) { cfg.enterQueued(req.(string)) }
+	}
+	q.enters, _ = coalesce.New(bc, q.enterBatch) // cannot fail: nothing negative
 	q.beats.init()
 	return q
 }
@@ -163,21 +193,13 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 	if !userid.Valid(userID) || concertID <= 0 {
 		return Ticket{}, fmt.Errorf("queue: enter: bad user or concert")
 	}
-	k := q.keys.Concert(concertID)
-	now := q.cfg.Now()
-	res, err := lua.Enter.Run(ctx, q.rdb,
-		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue(), k.Prequeue(), k.Heartbeats(),
-			k.Skipped(), k.Rejoined(), k.SkippedUsers()},
-		userID, now.UnixMilli(), q.cfg.TokenTTL.Milliseconds(), q.cfg.AbandonAfter.Milliseconds(), newGeneration(),
-		q.cfg.RejoinGrace.Milliseconds()).Int64Slice()
+	e, err := q.enters.Do(ctx, concertID, userID)
 	if err != nil {
 		return Ticket{}, storeError("enter", err)
 	}
-	if len(res) != 8 {
-		return Ticket{}, fmt.Errorf("queue: enter: unexpected reply %v", res)
-	}
+	res := e[:]
 	const (
-		entered  = 0
+		inLine   = 0
 		active   = 1
 		prequeue = 2
 		soldOut  = 3
@@ -211,6 +233,39 @@ func (q *Queue) Enter(ctx context.Context, concertID int64, userID string) (Tick
 	}
 	t.Token, t.Claims = q.signer.Sign(claims), claims
 	return t, nil
+}
+
+// entered is enter.lua's answer for one user (see the script).
+type entered [8]int64
+
+// enterBatch enters users, in their order, with one run of enter.lua: the
+// token issues of one concert that arrive together share a round trip (see
+// Config.EnterBatch). The script checks its arguments before it writes, so a
+// batch that fails has changed nothing and each of its users gets the error
+// they would have had alone.
+func (q *Queue) enterBatch(ctx context.Context, concertID int64, users []string) ([]entered, error) {
+	k := q.keys.Concert(concertID)
+	args := make([]any, 0, 5+len(users))
+	args = append(args, q.cfg.Now().UnixMilli(), q.cfg.TokenTTL.Milliseconds(), q.cfg.AbandonAfter.Milliseconds(),
+		newGeneration(), q.cfg.RejoinGrace.Milliseconds())
+	for _, u := range users {
+		args = append(args, u)
+	}
+	res, err := lua.Enter.Run(ctx, q.rdb,
+		[]string{k.Waiting(), k.Active(), k.ActiveUsers(), k.Seq(), k.Timeline(), k.Queue(), k.Prequeue(), k.Heartbeats(),
+			k.Skipped(), k.Rejoined(), k.SkippedUsers()},
+		args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 8*len(users) {
+		return nil, fmt.Errorf("unexpected reply of %d values for %d users", len(res), len(users))
+	}
+	out := make([]entered, len(users))
+	for i := range out {
+		copy(out[i][:], res[8*i:])
+	}
+	return out, nil
 }
 
 // Position is where a token stands.

@@ -129,7 +129,10 @@ func TestRushWithAPrequeueLeaversAndReturners(t *testing.T) {
 	srv := newGatewayWith(t, 1, seats, func(c *config.Config) {
 		c.AdmitPerSecond = 100
 		c.MaxActive = 10000
-		c.AbandonAfter = time.Second
+		// Long enough that a live user whose polls a loaded machine delays
+		// is never skipped (it would then be let in out of line, by design),
+		// short enough that leavers are skipped while the line drains.
+		c.AbandonAfter = 3 * time.Second
 	}, func(r *gatewaytest.Replica) {
 		open = func(at time.Time) {
 			if _, err := r.Queue.Schedule(context.Background(), 1, &at); err != nil {
@@ -141,7 +144,7 @@ func TestRushWithAPrequeueLeaversAndReturners(t *testing.T) {
 	rep, err := rush.Run(context.Background(), rush.Options{
 		BaseURL: srv.URL, Users: users, Duration: 90 * time.Second, Concurrency: 32, ArrivalRate: 200,
 		AdminToken: adminToken, PollScale: 0.1, PollCap: 300 * time.Millisecond, SeatsOffered: seats,
-		Prequeue: prequeue, Abandon: 0.3, Return: 0.1, ReturnAfter: 2 * time.Second,
+		Prequeue: prequeue, Abandon: 0.3, Return: 0.1, ReturnAfter: 4 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,9 @@
 #      cmd/benchbase (fixed JSON, one ZRANK, one EVALSHA), each route and its
 #      baselines in turn, for several rounds: the report takes the median of
 #      the rounds, so that a burst of other work on the machine moves a route
-#      and its baseline alike.
+#      and its baseline alike. The poll and the token issue again at 4,096
+#      connections (a rush of phones, not a few keep-alive clients), each
+#      round right after its 64-connection run.
 #   3. A rush of 20,000 users on one 5,000-seat date through rushload, with
 #      its invariants, and the gateway's peak RSS during it.
 #   4. Redis memory per waiting user: used_memory before and after 100,000
@@ -27,7 +29,8 @@
 #
 # BENCH_PHASES (all) picks phases: a space-separated list of gobench, routes,
 # rush, memory and wait. Only a run of all of them writes docs/benchmarks.md;
-# any other prints the report of the wait phase (if run), for instance
+# any other prints the table of its HTTP routes and the report of the wait
+# phase (those it ran), for instance
 #   BENCH_PHASES=wait BENCH_ROUNDS=1 bash scripts/bench/run.sh
 #
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
@@ -35,7 +38,7 @@
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
 # BENCH_HOLD_USERS (75000),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
-# the work directory).
+# the work directory), BENCH_MANY_CONNS (4096).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -59,6 +62,18 @@ PHASES=${BENCH_PHASES:-all}
 WAIT_HOLD_DATES=${BENCH_WAIT_HOLD_DATES:-60}
 # on PHASE: whether this run measures PHASE.
 on() { [[ $PHASES == all || " $PHASES " == *" $1 "* ]]; }
+MANY_CONNS=${BENCH_MANY_CONNS:-4096}
+
+# wrk and the gateway each hold one descriptor per connection: thousands of
+# connections need more than the usual soft limit of 1,024.
+want_fds=$((2 * MANY_CONNS + 1024))
+if (($(ulimit -n) < want_fds)); then
+	ulimit -n "$want_fds" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fi
+if (($(ulimit -n) < MANY_CONNS + 256)); then
+	echo "bench: open files limited to $(ulimit -n) (hard $(ulimit -Hn)), too few for $MANY_CONNS connections" >&2
+	exit 1
+fi
 
 WORK=$(mktemp -d /tmp/rushgate-bench.XXXXXX)
 BIN=$WORK/bin
@@ -134,6 +149,7 @@ log "machine"
 	echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
 	echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "open files limit: $(ulimit -n)"
 } >"$R/machine.txt"
 cat "$R/machine.txt" >&2
 
@@ -164,7 +180,7 @@ wrk_run() {
 	shift 2
 	log "wrk $label"
 	record env WRK_LABEL="$label" WRK_JSON="$R/wrk.jsonl" "$@" \
-		wrk -t"$THREADS" -c"$CONNS" -d"$WRK_DURATION" --latency "${WRK_SCRIPT_ARGS[@]}" "$url" >>"$R/wrk-$label.txt"
+		wrk -t"$THREADS" -c"${WRK_CONNS:-$CONNS}" -d"$WRK_DURATION" --latency "${WRK_SCRIPT_ARGS[@]}" "$url" >>"$R/wrk-$label.txt"
 	tail -1 "$R/wrk.jsonl" | cut -c1-150 >&2
 }
 
@@ -231,6 +247,11 @@ for round in $(seq "$ROUNDS"); do
 	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
 	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-$round"
 	wrk_run gw_tokens "$GW_URL" WRK_PREFIX="wrk$RUN-$round"
+	WRK_CONNS=$MANY_CONNS
+	wrk_run gw_tokens_many "$GW_URL" WRK_PREFIX="many$RUN-$round"
+	WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
+	wrk_run gw_poll_many "$GW_URL" WRK_TOKENS="$R/poll-tokens.tsv"
+	unset WRK_CONNS
 done
 stop_gateway
 
@@ -329,8 +350,9 @@ fi
 
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$R/machine.txt"
 if [[ $PHASES != all ]]; then
-	log "report of the wait phase (a partial run does not write $OUT_MD)"
-	on wait && go run ./scripts/bench/report -wait-only -dir "$R"
+	log "report of the phases run ($PHASES; a partial run does not write $OUT_MD)"
+	if on routes; then go run ./scripts/bench/report -http-only -dir "$R"; fi
+	if on wait; then go run ./scripts/bench/report -wait-only -dir "$R"; fi
 	exit 0
 fi
 log "report"

@@ -20,10 +20,14 @@ import (
 
 func main() {
 	dir := flag.String("dir", "", "the results directory of scripts/bench/run.sh")
+	httpOnly := flag.Bool("http-only", false, "print only the table of the wrk runs found (a run of some phases)")
 	waitOnly := flag.Bool("wait-only", false, "write only the REDIS_WAIT_REPLICAS section (BENCH_PHASES=wait)")
 	flag.Parse()
 	run := write
-	if *waitOnly {
+	switch {
+	case *httpOnly:
+		run = writeHTTP
+	case *waitOnly:
 		run = writeWaitOnly
 	}
 	if err := run(os.Stdout, *dir); err != nil {
@@ -46,6 +50,7 @@ type wrkResult struct {
 	ReadErrors    int64   `json:"read_errors"`
 	WriteErrors   int64   `json:"write_errors"`
 	Timeouts      int64   `json:"timeouts"`
+	Conns         int     `json:"-"` // from the run's command line
 }
 
 func (w wrkResult) errors() int64 {
@@ -56,6 +61,7 @@ type goBench struct {
 	Pkg, Name           string
 	N                   int64
 	NsOp, BOp, AllocsOp float64
+	Extra               []string // the benchmark's own metrics, "value unit"
 }
 
 func readLines(path string) ([]string, error) {
@@ -112,6 +118,8 @@ func parseGoBench(lines []string) []goBench {
 				b.BOp = v
 			case "allocs/op":
 				b.AllocsOp = v
+			default:
+				b.Extra = append(b.Extra, f[i]+" "+f[i+1])
 			}
 		}
 		out = append(out, b)
@@ -149,11 +157,15 @@ func write(w io.Writer, dir string) error {
 		}
 		runs[r.Label] = append(runs[r.Label], r)
 	}
+	if err := readConns(dir, runs); err != nil {
+		return err
+	}
 	wrk := map[string]wrkResult{}
 	for label, rs := range runs {
 		wrk[label] = median(rs)
 	}
-	for _, l := range []string{"base_fixed", "base_zrank", "base_evalsha", "gw_poll", "gw_tokens", "gw_hold", "gw_page", "gw_assets"} {
+	for _, l := range []string{"base_fixed", "base_zrank", "base_evalsha", "gw_poll", "gw_tokens", "gw_hold", "gw_page", "gw_assets",
+		"gw_poll_many", "gw_tokens_many"} {
 		if _, ok := wrk[l]; !ok {
 			return fmt.Errorf("wrk.jsonl: no %s run", l)
 		}
@@ -192,6 +204,7 @@ func write(w io.Writer, dir string) error {
 	perUser := (after - before) / users
 
 	poll, tokens, hold := wrk["gw_poll"], wrk["gw_tokens"], wrk["gw_hold"]
+	pollMany, tokensMany := wrk["gw_poll_many"], wrk["gw_tokens_many"]
 	pageRun, assets := wrk["gw_page"], wrk["gw_assets"]
 	pageBytes, _ := strconv.Atoi(page["page_bytes"])
 	assetBytes, _ := strconv.Atoi(page["asset_bytes"])
@@ -208,6 +221,8 @@ func write(w io.Writer, dir string) error {
 		{"waiting page, first load (gzip)", "< 60 KB", fmt.Sprintf("%.1f KB in %d requests", float64(firstLoad)/1024, 1+assetCount), firstLoad > 0 && firstLoad < 60*1024},
 		{"poll p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", poll.P99), poll.P99 < 20},
 		{"token issue p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", tokens.P99), tokens.P99 < 20},
+		manyTarget("poll", pollMany, poll),
+		manyTarget("token issue", tokensMany, tokens),
 		{"rush invariants", "0 violations", fmt.Sprintf("%d violations", rep.Violations), rep.Violations == 0},
 		{"rush admission rate", "within 5% of configured", fmt.Sprintf("%.1f/s vs %.0f/s (%+.2f%%)", adm.MeasuredRate, adm.ConfiguredRate, adm.RateErrorPct),
 			adm.RateNote == "" && adm.RateErrorPct >= -5 && adm.RateErrorPct <= 5},
@@ -273,6 +288,8 @@ func write(w io.Writer, dir string) error {
 	row("gateway", "GET /api/queue/position", poll, fmt.Sprintf("%.2f× ZRANK, %.2f× fixed", ratio(poll, zrank), ratio(poll, fixed)))
 	row("gateway", "POST /api/tokens", tokens, fmt.Sprintf("%.2f× EVALSHA", ratio(tokens, evalsha)))
 	row("gateway", "POST /api/reservation", hold, fmt.Sprintf("%.2f× EVALSHA", ratio(hold, evalsha)))
+	row("gateway", fmt.Sprintf("GET /api/queue/position, %s connections", conns(pollMany)), pollMany, fmt.Sprintf("%.2f× at 64", ratio(pollMany, poll)))
+	row("gateway", fmt.Sprintf("POST /api/tokens, %s connections", conns(tokensMany)), tokensMany, fmt.Sprintf("%.2f× at 64", ratio(tokensMany, tokens)))
 	row("gateway", "GET /wait/1 (waiting page)", pageRun, fmt.Sprintf("%.2f× fixed", ratio(pageRun, fixed)))
 	row("gateway", "GET /fan/… (its scripts and styles)", assets, fmt.Sprintf("%.2f× fixed", ratio(assets, fixed)))
 	p("")
@@ -280,7 +297,9 @@ func write(w io.Writer, dir string) error {
 	p("replica's copy of the admission head). Each token request is a new user (201). Each hold is a")
 	p("different seat of 60 dates × 5,000 seats, by 75,000 admitted users making 4 holds each (the")
 	p("gateway's MAX_HOLDS_PER_USER); the EVALSHA baseline is measured in turn with both phases. errors")
-	p("counts any answer but 2xx.")
+	p("counts any answer but 2xx. The rows at %s connections are the poll and the token issue again,", conns(pollMany))
+	p("each round right after its 64-connection run on the same gateway: a rush is thousands of phones")
+	p("opening connections at once, not a few keep-alive clients.")
 	p("")
 	p("The waiting page and its %d scripts and styles are asked for as a browser does (gzip, Korean", assetCount)
 	p("Accept-Language), the assets in turn by their fingerprinted URLs. A first load transfers %d bytes", firstLoad)
@@ -289,10 +308,11 @@ func write(w io.Writer, dir string) error {
 	p("")
 	p("## Go benchmarks (real Redis and PostgreSQL)")
 	p("")
-	p("| package | benchmark | ns/op | ops/s | B/op | allocs/op |")
-	p("| --- | --- | ---: | ---: | ---: | ---: |")
+	p("| package | benchmark | ns/op | ops/s | B/op | allocs/op | its own figures |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | --- |")
 	for _, b := range benches {
-		p("| %s | %s | %.0f | %.0f | %.0f | %.0f |", b.Pkg, strings.TrimPrefix(b.Name, "Benchmark"), b.NsOp, 1e9/b.NsOp, b.BOp, b.AllocsOp)
+		p("| %s | %s | %.0f | %.0f | %.0f | %.0f | %s |", b.Pkg, strings.TrimPrefix(b.Name, "Benchmark"), b.NsOp, 1e9/b.NsOp, b.BOp, b.AllocsOp,
+			strings.Join(b.Extra, ", "))
 	}
 	p("")
 	for i, l := range gobenchLines {
@@ -338,6 +358,101 @@ func write(w io.Writer, dir string) error {
 		p("%s", strings.ReplaceAll(c, "$WORK/results", "$R"))
 	}
 	p("```")
+	return nil
+}
+
+// manyTarget is a route at many connections against the same route at 64:
+// at least 0.8× the rate, no error, p99 under 50 ms.
+func manyTarget(route string, many, at64 wrkResult) target {
+	r := many.RPS / at64.RPS
+	return target{
+		what: fmt.Sprintf("%s at %s connections vs 64", route, conns(many)),
+		want: "≥ 0.8×, 0 errors, p99 < 50 ms",
+		got:  fmt.Sprintf("%.2f×, %d errors, p99 %.2f ms", r, many.errors(), many.P99),
+		ok:   r >= 0.8 && many.errors() == 0 && many.P99 < 50,
+	}
+}
+
+// conns is the connection count of a run, from its label's command line in
+// commands.txt when known; the runs of many connections are labelled _many.
+func conns(r wrkResult) string {
+	if r.Conns > 0 {
+		return strconv.Itoa(r.Conns)
+	}
+	return "many"
+}
+
+// writeHTTP prints the wrk runs of a run of some phases: each label's
+// median, with the ratios that the runs found allow.
+func writeHTTP(w io.Writer, dir string) error {
+	lines, err := readLines(filepath.Join(dir, "wrk.jsonl"))
+	if err != nil {
+		return err
+	}
+	runs := map[string][]wrkResult{}
+	var labels []string
+	for _, l := range lines {
+		var r wrkResult
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			return fmt.Errorf("wrk.jsonl: %w", err)
+		}
+		if _, ok := runs[r.Label]; !ok {
+			labels = append(labels, r.Label)
+		}
+		runs[r.Label] = append(runs[r.Label], r)
+	}
+	if err := readConns(dir, runs); err != nil {
+		return err
+	}
+	med := map[string]wrkResult{}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("| run | connections | rounds | req/s (median) | p50 | p99 | max | errors |")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, l := range labels {
+		m := median(runs[l])
+		med[l] = m
+		p("| %s | %s | %d | %.0f | %.2f | %.2f | %.2f | %d |", l, conns(m), len(runs[l]), m.RPS, m.P50, m.P99, m.Max, m.errors())
+	}
+	p("")
+	for _, q := range [][3]string{
+		{"gw_tokens", "base_evalsha", "token issue vs one EVALSHA"},
+		{"gw_poll", "base_zrank", "poll vs one ZRANK"},
+		{"gw_poll", "base_fixed", "poll vs fixed JSON"},
+		{"gw_tokens_many", "gw_tokens", "token issue at many connections vs 64"},
+		{"gw_poll_many", "gw_poll", "poll at many connections vs 64"},
+	} {
+		a, okA := med[q[0]]
+		b, okB := med[q[1]]
+		if okA && okB {
+			p("%s: %.2f×", q[2], a.RPS/b.RPS)
+		}
+	}
+	return nil
+}
+
+// readConns sets the connection count of every run from the wrk command
+// lines of commands.txt (WRK_LABEL=label … wrk … -cN).
+func readConns(dir string, runs map[string][]wrkResult) error {
+	cmds, err := readLines(filepath.Join(dir, "commands.txt"))
+	if err != nil {
+		return err
+	}
+	for _, c := range cmds {
+		label, n := "", 0
+		for _, f := range strings.Fields(c) {
+			if v, ok := strings.CutPrefix(f, "WRK_LABEL="); ok {
+				label = v
+			}
+			if v, ok := strings.CutPrefix(f, "-c"); ok {
+				n, _ = strconv.Atoi(v)
+			}
+		}
+		for i := range runs[label] {
+			if n > 0 {
+				runs[label][i].Conns = n
+			}
+		}
+	}
 	return nil
 }
 
