@@ -132,6 +132,12 @@ func (q *Queue) readView(ctx context.Context, concertID int64, now time.Time, fo
 	q.mu.RLock()
 	v := q.views[concertID]
 	var cp view
+	// What a fresh read from Redis is compared with, copied while locked:
+	// the admission loop rewrites *v.
+	var seenGen, seenHead int64
+	if v != nil {
+		seenGen, seenHead = v.gen, v.head
+	}
 	fresh := v != nil && now.Sub(v.at) < q.cfg.StaleAfter
 	if fresh {
 		cp = view{at: v.at, gen: v.gen, head: v.head, settings: v.settings, samples: v.samples,
@@ -174,8 +180,8 @@ func (q *Queue) readView(ctx context.Context, concertID int64, now time.Time, fo
 		ms, _ := strconv.ParseInt(s, 10, 64)
 		cp.opensAt = time.UnixMilli(ms)
 	}
-	if v != nil && v.gen == cp.gen && v.head > cp.head {
-		cp.head = v.head
+	if v != nil && seenGen == cp.gen && seenHead > cp.head {
+		cp.head = seenHead
 	}
 	return cp, nil
 }
