@@ -115,6 +115,17 @@ func (s *Service) holdBatch(ctx context.Context, concertID int64, reqs []holdReq
 	return out, nil
 }
 
+// holdAlone makes one hold as a batch of its own: the path of every hold
+// when holds are not batched, so that a hold has one script and one
+// handling of its answers whether batched or not.
+func (s *Service) holdAlone(ctx context.Context, concertID int64, r holdRequest) (holdResult, error) {
+	res, err := s.holdBatch(ctx, concertID, []holdRequest{r})
+	if err != nil {
+		return holdResult{}, err
+	}
+	return res[0], nil
+}
+
 // codeRedisError is hold_batch.lua's answer for a hold whose Redis call
 // failed, with the error's text.
 const codeRedisError = -7

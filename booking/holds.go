@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,9 +30,9 @@ const recordGrace = time.Hour
 // (or if Redis lost it) ClaimHold asks Postgres.
 const paidRecordTTL = 24 * time.Hour
 
-// holdPrefix is the key of hold record <id> without the id. hold.lua appends
-// the id it draws; deriving the prefix from keyspace keeps the key format in
-// one place.
+// holdPrefix is the key of hold record <id> without the id. hold_batch.lua
+// appends the id it draws; deriving the prefix from keyspace keeps the key
+// format in one place.
 func holdPrefix(kc keyspace.Concert) string { return strings.TrimSuffix(kc.Hold(0), "0") }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -82,76 +81,26 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	if !ok {
 		return Hold{}, ErrSeatNotFound
 	}
-	if s.holds != nil {
-		r := holdRequest{user: userID, date: d, seat: seat, price: price}
-		if len(gate) > 0 {
-			r.gate = &gate[0]
-		}
-		res, err := s.holds.Do(ctx, concertID, r)
-		if err != nil {
-			return Hold{}, fmt.Errorf("booking: hold: %w", err)
-		}
-		if res.err != nil {
-			return Hold{}, res.err
-		}
-		return Hold{
-			ID: res.id, ConcertID: concertID, UserID: userID, Date: day, Seat: seat,
-			Price: price, ExpiresAt: time.UnixMilli(res.expires),
-		}, nil
-	}
-	kc := s.keys.Concert(concertID)
-	keys := []string{kc.Seat(day, seat), kc.Held(day), kc.Sold(day), kc.UserHolds(userID), kc.HoldIDs(), holdPrefix(kc)}
-	gateMember := ""
+	r := holdRequest{user: userID, date: d, seat: seat, price: price}
 	if len(gate) > 0 {
-		keys = append(keys, gate[0].Key)
-		gateMember = gate[0].Member
+		r.gate = &gate[0]
 	}
-	now := ms(s.cfg.Now())
-	first, last, checked := "", "", "0"
-	for attempt := 0; attempt < 3; attempt++ {
-		res, err := lua.Hold.Run(ctx, s.rdb, keys,
-			userID, day, seat, price, now, s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
-			recordGrace.Milliseconds(), first, last, checked, gateMember).Int64Slice()
-		if err != nil {
-			return Hold{}, fmt.Errorf("booking: hold: %w", err)
-		}
-		switch res[0] {
-		case 1:
-			return Hold{
-				ID: res[1], ConcertID: concertID, UserID: userID, Date: day, Seat: seat,
-				Price: price, ExpiresAt: time.UnixMilli(res[2]),
-			}, nil
-		case -1, -2:
-			return Hold{}, ErrSeatTaken
-		case -3:
-			return Hold{}, ErrHoldLimit
-		case -6:
-			return Hold{}, ErrGateClosed
-		case -4:
-			sold, err := s.ensureSold(ctx, concertID, d)
-			if err != nil {
-				return Hold{}, err
-			}
-			if _, found := slices.BinarySearch(sold, seat); found {
-				return Hold{}, ErrSeatTaken
-			}
-			// Postgres says unsold; the script still checks the bit for
-			// sales recorded since.
-			checked = "1"
-		case -5:
-			// The concert's id block is used up or was lost. The script
-			// installs this one only if that is still so, and never answers
-			// -5 when given one, so a block serves at most one install.
-			b, err := s.store.ReserveIDBlock(ctx)
-			if err != nil {
-				return Hold{}, fmt.Errorf("booking: hold: %w", err)
-			}
-			first, last = strconv.FormatInt(b.First, 10), strconv.FormatInt(b.Last, 10)
-		default:
-			return Hold{}, fmt.Errorf("booking: hold: unexpected script code %d", res[0])
-		}
+	var res holdResult
+	if s.holds != nil {
+		res, err = s.holds.Do(ctx, concertID, r)
+	} else {
+		res, err = s.holdAlone(ctx, concertID, r)
 	}
-	return Hold{}, errors.New("booking: hold: the sold cache keeps vanishing")
+	if err != nil {
+		return Hold{}, fmt.Errorf("booking: hold: %w", err)
+	}
+	if res.err != nil {
+		return Hold{}, res.err
+	}
+	return Hold{
+		ID: res.id, ConcertID: concertID, UserID: userID, Date: day, Seat: seat,
+		Price: price, ExpiresAt: time.UnixMilli(res.expires),
+	}, nil
 }
 
 // record is what Redis keeps of a hold; the fields never change after the

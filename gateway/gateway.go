@@ -81,7 +81,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	brdb, err := redisconn.WithWait(rdb, rdb, wait, waitStats, lua.Hold, lua.HoldBatch)
+	brdb, err := redisconn.WithWait(rdb, rdb, wait, waitStats, lua.HoldBatch)
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,9 @@ package lua
 
 // Booking scripts.
 var (
-	// Hold takes a seat for a user and records the hold (hold.lua).
-	Hold = load("hold.lua")
-	// HoldBatch makes many holds of one concert in one run, each as Hold
-	// would alone, in order (hold_batch.lua).
+	// HoldBatch takes seats for users and records the holds: many holds of
+	// one concert in one run, or one alone, in order (hold_batch.lua). It is
+	// the one hold script, batched or not.
 	HoldBatch = load("hold_batch.lua")
 	// Claim marks a hold as being paid (claim.lua).
 	Claim = load("claim.lua")

@@ -13,8 +13,9 @@ import (
 	"github.com/rushgate/rushgate/lua"
 )
 
-// These tests run hold_batch.lua on miniredis against hold.lua: a batch must
-// answer and write exactly what the same holds made one by one would.
+// These tests run hold_batch.lua on miniredis against itself: a batch must
+// answer and write exactly what the same holds made one by one, each as a
+// batch of one, would.
 
 const (
 	bNow       = 1_000_000
@@ -54,24 +55,18 @@ func newBatchRedis(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
 	return mr, rdb
 }
 
-// holdAlone runs hold.lua once.
+// holdAlone runs hold_batch.lua for h alone, as a batch of one, and returns
+// its one answer.
 func holdAlone(t *testing.T, rdb *redis.Client, h holdArgs, first, last string) []int64 {
 	t.Helper()
-	keys := append(h.keys(), idsKey, prefix)
-	checked := "0"
-	if h.checked {
-		checked = "1"
-	}
-	args := []any{h.user, h.day, h.seat, 1000, bNow, bTTL, bMaxHolds, bRecordTTL, first, last, checked}
-	if h.gate != "" {
-		keys = append(keys, bGate)
-		args = append(args, h.gate)
-	}
-	res, err := lua.Hold.Run(context.Background(), rdb, keys, args...).Int64Slice()
+	res, err := holdBatch(rdb, []holdArgs{h}, first, last)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	if len(res) != 1 {
+		t.Fatalf("a batch of one answered %v", res)
+	}
+	return res[0]
 }
 
 // holdBatch runs hold_batch.lua once and returns its triples.

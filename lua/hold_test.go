@@ -7,15 +7,13 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/rushgate/rushgate/lua"
 )
 
-// These tests run hold.lua on miniredis and look only at its reservation
-// ids: where they come from, and that a block is installed only when the
-// concert's block is used up or missing. (miniredis's Lua prints large
-// numbers in full where Redis's does not: booking's tests on the real Redis
-// cover ids near 2^53.)
+// These tests run hold_batch.lua with one hold at a time on miniredis and
+// look only at its reservation ids: where they come from, and that a block is
+// installed only when the concert's block is used up or missing.
+// (miniredis's Lua prints large numbers in full where Redis's does not:
+// booking's tests on the real Redis cover ids near 2^53.)
 
 const (
 	idsKey = "{c:9}:hold_ids"
@@ -40,20 +38,11 @@ func newScript(t *testing.T) *script {
 	return &script{t: t, mr: mr, rdb: rdb}
 }
 
-// hold runs hold.lua for seat, by a user of its own, offering the block
+// hold holds seat alone, by a user of its own, offering the block
 // first..last ("" for none), and returns the code and the id.
 func (s *script) hold(seat int, first, last string) (code, id int64) {
 	s.t.Helper()
-	day := "2030-01-02"
-	keys := []string{
-		"{c:9}:seat:" + day + ":" + strconv.Itoa(seat), "{c:9}:held:" + day, "{c:9}:sold:" + day,
-		"{c:9}:user_holds:u" + strconv.Itoa(seat), idsKey, prefix,
-	}
-	res, err := lua.Hold.Run(context.Background(), s.rdb, keys,
-		"u"+strconv.Itoa(seat), day, seat, 1000, 1_000_000, 300_000, 4, 3_600_000, first, last, "0").Int64Slice()
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	res := holdAlone(s.t, s.rdb, holdArgs{user: "u" + strconv.Itoa(seat), day: "2030-01-02", seat: seat}, first, last)
 	return res[0], res[1]
 }
 
@@ -129,12 +118,9 @@ func TestHoldAfterRedisLostTheBlockAsksForANewOne(t *testing.T) {
 func TestALostSeatRaceUsesUpAnID(t *testing.T) {
 	s := newScript(t)
 	s.hold(1, "100", "109")
-	keys := []string{"{c:9}:seat:2030-01-02:1", "{c:9}:held:2030-01-02", "{c:9}:sold:2030-01-02",
-		"{c:9}:user_holds:other", idsKey, prefix}
-	res, err := lua.Hold.Run(context.Background(), s.rdb, keys,
-		"other", "2030-01-02", 1, 1000, 1_000_000, 300_000, 4, 3_600_000, "", "", "0").Int64Slice()
-	if err != nil || res[0] != -1 {
-		t.Fatalf("hold of a held seat = %v, %v; want code -1", res, err)
+	res := holdAlone(t, s.rdb, holdArgs{user: "other", day: "2030-01-02", seat: 1}, "", "")
+	if res[0] != -1 {
+		t.Fatalf("hold of a held seat = %v; want code -1", res)
 	}
 	if code, id := s.hold(2, "", ""); code != 1 || id != 102 {
 		t.Fatalf("next hold = %d, %d; want 1, 102 (101 went to the lost race)", code, id)
