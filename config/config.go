@@ -290,19 +290,6 @@ func (r *reader) number(name string, def float64, ok func(float64) bool, want st
 	return n
 }
 
-func (r *reader) bool(name string, def bool) bool {
-	v := r.getenv(name)
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Sprintf("%s: %q is not a boolean (true or false)", name, v))
-		return def
-	}
-	return b
-}
-
 func (r *reader) list(name string) []string {
 	var out []string
 	for _, p := range strings.Split(r.getenv(name), ",") {
