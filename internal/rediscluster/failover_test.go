@@ -254,6 +254,14 @@ func failoverMidRush(t *testing.T, waitReplicas int) losses {
 	master.Kill()
 	promoted, promotedAt := c.WaitFailover(t, master, slot, 30*time.Second)
 	t.Logf("master %s killed; replica %s promoted %v later", master.Addr(), promoted.Addr(), promotedAt.Sub(killedAt).Round(time.Millisecond))
+	// With WAIT, writes can be acknowledged again only once enough replicas
+	// follow the promoted master: recovery is timed from then.
+	followed := make(chan time.Time, 1)
+	if waitReplicas > 0 {
+		go func() { followed <- replicasFollow(promoted.Addr(), waitReplicas, promotedAt.Add(30*time.Second)) }()
+	} else {
+		followed <- promotedAt
+	}
 
 	// Probes run on until 7 s after the promotion.
 	time.Sleep(time.Until(promotedAt.Add(7 * time.Second)))
@@ -284,10 +292,16 @@ func failoverMidRush(t *testing.T, waitReplicas int) losses {
 	if unavailable == 0 {
 		t.Errorf("no probe saw the outage (503): was the line's master killed?")
 	}
-	if recovery := lastFailure.Sub(promotedAt); recovery > 5*time.Second {
-		t.Errorf("last 503 %v after the promotion, want recovery within 5s", recovery.Round(time.Millisecond))
+	serving := <-followed
+	if serving.IsZero() {
+		t.Fatalf("fewer than %d replicas followed the promoted master within 30 s", waitReplicas)
+	}
+	if recovery := lastFailure.Sub(serving); recovery > 5*time.Second {
+		t.Errorf("last 503 %v after the promotion (replicas following %v after it), want recovery within 5s",
+			lastFailure.Sub(promotedAt).Round(time.Millisecond), serving.Sub(promotedAt).Round(time.Millisecond))
 	} else {
-		t.Logf("%d probes answered 503 + Retry-After; the last one %v after the promotion", unavailable, recovery.Round(time.Millisecond))
+		t.Logf("%d probes answered 503 + Retry-After; the last one %v after the promotion (replicas following %v after it)",
+			unavailable, lastFailure.Sub(promotedAt).Round(time.Millisecond), serving.Sub(promotedAt).Round(time.Millisecond))
 	}
 
 	// What was answered as made in the second before the kill, or while the
@@ -345,4 +359,19 @@ func failoverMidRush(t *testing.T, waitReplicas int) losses {
 	t.Logf("users whose token was lost: %d of %d", rep.Outcomes[rush.OutcomeTokenLost], users)
 	checkBooks(t, r)
 	return l
+}
+
+// replicasFollow returns when at least n replicas of the master at addr are
+// online (INFO replication), or the zero time if none by deadline.
+func replicasFollow(addr string, n int, deadline time.Time) time.Time {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	for time.Now().Before(deadline) {
+		info, err := rdb.Info(context.Background(), "replication").Result()
+		if err == nil && strings.Count(info, "state=online") >= n {
+			return time.Now()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Time{}
 }
