@@ -273,22 +273,7 @@ func failoverMidRush(t *testing.T, waitReplicas int) losses {
 		t.Fatal(res.err)
 	}
 
-	// While the shard was down: 503 with Retry-After, nothing else. Once the
-	// rush has sold every seat, entries answer 409 sold_out, as they should.
-	var unavailable int
-	var lastFailure time.Time
-	for _, p := range all {
-		switch {
-		case p.status == http.StatusCreated || p.status == http.StatusOK:
-		case p.status == http.StatusConflict && p.code == "sold_out":
-		case p.status == http.StatusServiceUnavailable && p.retryAfter != "":
-			unavailable++
-			lastFailure = p.sent
-		default:
-			t.Errorf("probe at %v after the kill: status %d, Retry-After %q; want 201, 409 sold_out, or 503 with Retry-After",
-				p.sent.Sub(killedAt).Round(time.Millisecond), p.status, p.retryAfter)
-		}
-	}
+	unavailable, lastFailure := outageAnswers(t, all, killedAt)
 	if unavailable == 0 {
 		t.Errorf("no probe saw the outage (503): was the line's master killed?")
 	}
@@ -374,4 +359,25 @@ func replicasFollow(addr string, n int, deadline time.Time) time.Time {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return time.Time{}
+}
+
+// outageAnswers checks the probes' answers around a kill: 503 with
+// Retry-After while the master was down, nothing else but success (or 409
+// sold_out once a rush has sold every seat). It returns how many were 503
+// and when the last of them was sent.
+func outageAnswers(t *testing.T, all []probe, killedAt time.Time) (unavailable int, lastFailure time.Time) {
+	t.Helper()
+	for _, p := range all {
+		switch {
+		case p.status == http.StatusCreated || p.status == http.StatusOK:
+		case p.status == http.StatusConflict && p.code == "sold_out":
+		case p.status == http.StatusServiceUnavailable && p.retryAfter != "":
+			unavailable++
+			lastFailure = p.sent
+		default:
+			t.Errorf("probe at %v after the kill: status %d, Retry-After %q; want 201, 409 sold_out, or 503 with Retry-After",
+				p.sent.Sub(killedAt).Round(time.Millisecond), p.status, p.retryAfter)
+		}
+	}
+	return unavailable, lastFailure
 }
