@@ -37,7 +37,7 @@ type Config struct {
 	HoldTTL         time.Duration
 	MaxHoldsPerUser int
 	// HoldBatch is the most holds of one concert sent to Redis as one script
-	// run (HOLD_BATCH; 1, the default, sends each alone); HoldBatchWait how
+	// run (HOLD_BATCH, 64 by default; 1 sends each alone); HoldBatchWait how
 	// long a hold queued behind its concert's batch in flight may wait for
 	// more to join (HOLD_BATCH_WAIT). See booking.Config.HoldBatch.
 	HoldBatch     int
@@ -103,7 +103,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ActiveTTL:         r.dur("ACTIVE_TTL", 10*time.Minute, queue.MinActiveTTL, queue.MaxActiveTTL),
 		HoldTTL:           r.dur("HOLD_TTL", 5*time.Minute, time.Second, 24*time.Hour),
 		MaxHoldsPerUser:   r.int("MAX_HOLDS_PER_USER", 4, 1, 1000),
-		HoldBatch:         r.int("HOLD_BATCH", 1, 1, 1000),
+		HoldBatch:         r.int("HOLD_BATCH", 64, 1, 1000),
 		HoldBatchWait:     r.dur("HOLD_BATCH_WAIT", 0, 0, 10*time.Millisecond),
 		EnterRatePerIP:    r.rateOrOff("ENTER_RATE_PER_IP", 20, MinEnterRatePerIP, 1_000_000),
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),

@@ -84,7 +84,48 @@ end
 local offered = new_first ~= ''
 
 -- Every Redis call costs about a microsecond inside the script, and a hold
--- is the hot path of a rush: the success path of a hold makes twelve at most.
+-- is the hot path of a rush: the success path of a hold makes nine at most.
+-- What the holds of a run share is read once and written once: the id
+-- block (read at the first hold that needs an id, counted here, written back
+-- before the run returns) and each date's held set (its new members added
+-- in one ZADD at the end: nothing in the run reads it). The user's set of
+-- holds is written at once: the next hold of the same user counts it.
+local ids_loaded, last_id, block_last, ids_dirty = false, nil, nil, false
+-- held key -> {score, member, ...} and the answers (their places in out) of
+-- the holds that added to it
+local held_adds, held_answers, held_keys = {}, {}, {}
+
+local function add_held(key, exp, seat, answer)
+  local adds = held_adds[key]
+  if not adds then
+    adds = {}
+    held_adds[key] = adds
+    held_answers[key] = {}
+    held_keys[#held_keys + 1] = key
+  end
+  adds[#adds + 1] = exp
+  adds[#adds + 1] = seat
+  local answers = held_answers[key]
+  answers[#answers + 1] = answer
+end
+
+-- flush makes the writes the run kept for its end. A date's ZADD that fails
+-- (a key of the wrong type) is the error of each hold that added to it,
+-- as it would have been had each hold written it itself.
+local function flush(out)
+  if ids_dirty then
+    redis.call('HSET', ids_key, 'id', string.format('%d', last_id), 'last', string.format('%d', block_last))
+  end
+  for _, key in ipairs(held_keys) do
+    local ok, err = pcall(redis.call, 'ZADD', key, unpack(held_adds[key]))
+    if not ok then
+      if type(err) == 'table' then err = err.err end
+      for _, at in ipairs(held_answers[key]) do
+        out[at], out[at + 1], out[at + 2] = -7, tostring(err), 0
+      end
+    end
+  end
+end
 
 -- hold makes one hold and returns its code, id and expiry.
 local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, price, checked, member)
@@ -103,19 +144,24 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
   -- The id is drawn before the seat is taken, so a lost race burns an id:
   -- ids need to be unique, not dense. An id is only ever taken from a block
   -- Postgres reserved, never from a count Redis could lose and restart.
-  local block = redis.call('HMGET', ids_key, 'id', 'last')
-  local last_id, block_last = tonumber(block[1]), tonumber(block[2])
+  if not ids_loaded then
+    local block = redis.call('HMGET', ids_key, 'id', 'last')
+    last_id, block_last = tonumber(block[1]), tonumber(block[2])
+    ids_loaded = true
+  end
   local id
   if last_id and block_last and last_id < block_last then
-    id = redis.call('HINCRBY', ids_key, 'id', 1)
+    last_id = last_id + 1
+    id = last_id
   elseif offered then
     -- A block serves at most one install, even within one batch.
     offered = false
-    redis.call('HSET', ids_key, 'id', new_first, 'last', new_last)
-    id = tonumber(new_first)
+    last_id, block_last = tonumber(new_first), tonumber(new_last)
+    id = last_id
   else
     return -5, 0, 0
   end
+  ids_dirty = true
   -- Lua prints numbers from 10^14 on with an exponent: format the key's id.
   local sid = string.format('%d', id)
   local exp = now + ttl
@@ -125,7 +171,6 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     'price', price, 'exp', exp, 'state', 'held')
   redis.call('PEXPIRE', prefix .. sid, ttl + record_ttl)
 
-  redis.call('ZADD', held, exp, seat)
   redis.call('ZADD', user_holds, exp, sid)
   -- The set must outlive its live holds. With a live hold in it already,
   -- its expiry (set by that hold: its expiry + record ttl) is later than
@@ -137,6 +182,7 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
   -- Lapsed entries are skipped by score everywhere; prune them now and
   -- then so the sets do not grow.
   if id % 32 == 0 then
+    -- (this hold's own seat is added at the end, with its expiry after now)
     redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
     redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
   end
@@ -158,13 +204,16 @@ for i = 0, n - 1 do
     local msg = code
     if type(msg) == 'table' then msg = msg.err end
     msg = tostring(msg)
+    -- On a replica the run's first write is refused, so nothing is pending.
     if string.sub(msg, 1, 9) == 'READONLY ' then return redis.error_reply(msg) end
     code, id, exp = -7, msg, 0
   end
+  if code == 1 then add_held(KEYS[k + 1], exp, ARGV[a + 3], #out + 1) end
   out[#out + 1] = code
   out[#out + 1] = id
   out[#out + 1] = exp
   if code == -4 or code == -5 then break end
   k = k + tonumber(ARGV[a])
 end
+flush(out)
 return out

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -294,5 +296,51 @@ func TestHoldBatchAnswersARedisErrorForItsHoldAloneAndRunsTheRest(t *testing.T) 
 	}
 	if mr.Exists("{c:9}:seat:" + loadedDay + ":2") {
 		t.Error("b's seat was taken")
+	}
+}
+
+func TestHoldBatchAnswersAFailedHeldSetWriteForTheHoldsOfThatDateAlone(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
+	// The held set of coldDay is of the wrong type. Its write is kept for the
+	// end of the run; when it fails, it is the error of the holds of that
+	// date, as if each had written it itself, and the others keep theirs.
+	mr.Set("{c:9}:held:"+coldDay, "not a sorted set")
+	keys := []string{idsKey, prefix}
+	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, "", ""}
+	for _, h := range []holdArgs{
+		{user: "a", day: loadedDay, seat: 1},
+		{user: "b", day: coldDay, seat: 1, checked: true},
+		{user: "c", day: loadedDay, seat: 2},
+		{user: "d", day: coldDay, seat: 2, checked: true},
+	} {
+		keys = append(keys, h.keys()...)
+		checked := "0"
+		if h.checked {
+			checked = "1"
+		}
+		args = append(args, 4, h.user, h.day, h.seat, 1000, checked, "")
+	}
+	vals, err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 12 {
+		t.Fatalf("reply %v, want 4 answers", vals)
+	}
+	if vals[0] != int64(1) || vals[1] != int64(101) || vals[6] != int64(1) || vals[7] != int64(103) {
+		t.Errorf("answers of a and c %v, want holds 101 and 103", vals)
+	}
+	for _, at := range []int{3, 9} {
+		if msg, _ := vals[at+1].(string); vals[at] != int64(-7) || !strings.Contains(msg, "WRONGTYPE") {
+			t.Errorf("answer %v, want -7 with the WRONGTYPE error", vals[at:at+3])
+		}
+	}
+	if held, _ := rdb.ZRange(context.Background(), "{c:9}:held:"+loadedDay, 0, -1).Result(); !slices.Equal(held, []string{"1", "2"}) {
+		t.Errorf("held seats of %s = %v, want 1 and 2", loadedDay, held)
+	}
+	// The ids the failed holds drew stay used, as a lost seat race's does.
+	if id, _ := rdb.HGet(context.Background(), idsKey, "id").Result(); id != "104" {
+		t.Errorf("last id handed out = %s, want 104", id)
 	}
 }
