@@ -64,7 +64,8 @@ type Admission struct {
 	RateChanged    bool    `json:"rate_changed,omitempty"`
 	// MeasuredRate is the growth of admitted_total per second over the
 	// longest stretch of readings in which the line was rate-bound (people
-	// waiting, fewer active than max_active, not paused): WindowSeconds
+	// waiting, fewer active than max_active, not paused, a seat free, the
+	// sale open): WindowSeconds
 	// long, AdmittedInWindow admissions. RateErrorPct is its deviation from
 	// ConfiguredRate in percent.
 	MeasuredRate     float64 `json:"measured_rate"`
@@ -179,7 +180,13 @@ func admission(users []UserRecord, samples []adminSample) Admission {
 	if a.AdmittedTotal > 0 {
 		a.SilentShare = float64(a.SilentAdmissions) / float64(a.AdmittedTotal)
 	}
-	bound := func(s adminSample) bool { return s.waiting > 0 && !s.paused && s.active < s.maxActive }
+	// Admission also stands still, by design, while no seat is free (every
+	// unsold seat held) and once the sale is over: those readings measure
+	// the stock, not the rate. A gateway that reports neither (free -1,
+	// state "") is judged on the rest.
+	bound := func(s adminSample) bool {
+		return s.waiting > 0 && !s.paused && s.active < s.maxActive && s.free != 0 && (s.state == "" || s.state == "open")
+	}
 	best, bestLen := -1, 0
 	for i := 0; i < len(samples); {
 		if !bound(samples[i]) {
