@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -144,7 +145,7 @@ func (s *server) classify(c *gin.Context, err error) (int, string, string) {
 	for _, e := range codes {
 		if errors.Is(err, e.err) {
 			if e.status == http.StatusServiceUnavailable {
-				s.log.WarnContext(c.Request.Context(), "backing service unavailable", "route", c.FullPath(), "err", err)
+				s.logUnavailable(c, err)
 			}
 			msg := messages[e.code]
 			if e.code == "invalid_request" {
@@ -155,4 +156,18 @@ func (s *server) classify(c *gin.Context, err error) (int, string, string) {
 	}
 	s.log.ErrorContext(c.Request.Context(), "internal error", "route", c.FullPath(), "err", err)
 	return http.StatusInternalServerError, "internal", messages["internal"]
+}
+
+// logUnavailable logs a store failure. A request whose client hung up
+// cancels its own store calls, which then fail as "unavailable": that is no
+// outage, and a load test's end would otherwise flood the log with
+// warnings, one per connection it dropped. A request that ran out of its
+// own time is a slow store, and warned of.
+func (s *server) logUnavailable(c *gin.Context, err error) {
+	ctx := c.Request.Context()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		s.log.DebugContext(ctx, "request abandoned by its client", "route", c.FullPath(), "err", err)
+		return
+	}
+	s.log.WarnContext(ctx, "backing service unavailable", "route", c.FullPath(), "err", err)
 }
