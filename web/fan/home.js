@@ -1,5 +1,5 @@
-// The list of concerts on sale, /: each links to its waiting page with the
-// user id the fan typed (kept for the next visit).
+// The list of concerts, /: each on sale links to its waiting page with the
+// user id the fan typed (kept for the next visit); sold-out ones come last.
 
 import { call, USER_ID } from './api.js';
 import * as i18n from './i18n.js';
@@ -20,7 +20,10 @@ function link(c) {
 function draw() {
   const main = $('main');
   if (concerts === null) return;
-  const list = concerts.filter((c) => c.state !== 'sold_out' && c.state !== 'closed');
+  // A sold-out concert stays listed, last and without a way in: a fan who
+  // comes looking for it learns it is over instead of finding nothing.
+  const shown = concerts.filter((c) => c.state !== 'closed');
+  const list = [...shown.filter((c) => c.state !== 'sold_out'), ...shown.filter((c) => c.state === 'sold_out')];
   main.dataset.state = list.length ? 'list' : 'empty';
   $('status').textContent = list.length ? '' : t('noConcerts');
   $('concerts').replaceChildren(
@@ -36,8 +39,9 @@ function draw() {
       if (c.opens_at && Date.parse(c.opens_at) > Date.now()) {
         li.append(el('p', {}, t('opensAt', { t: i18n.when(new Date(c.opens_at)) })));
       }
-      const a = el('a', { class: 'button primary', href: link(c), 'data-concert': String(c.concert_id) }, t('join'));
-      li.append(a);
+      if (c.state !== 'sold_out') {
+        li.append(el('a', { class: 'button primary', href: link(c), 'data-concert': String(c.concert_id) }, t('join')));
+      }
       return li;
     }),
   );

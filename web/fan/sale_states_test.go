@@ -94,6 +94,23 @@ func TestASoldOutConcertSaysSoAndStopsPolling(t *testing.T) {
 		t.Errorf("entries after the sell-out: %v; want exactly the latecomer's one, answered 409 sold_out", entries)
 	}
 	t.Logf("after the sold-out answer: %d polls, %d entries over %v", len(after), len(entries), window)
+
+	// The list of concerts still shows it, last, as sold out, with no way in.
+	home := s.fan(b, desktopW, desktopH)
+	home.open("/")
+	home.waitState("list", 10*time.Second)
+	home.waitJS("sold out on the list", `(() => {
+		const cards = [...document.querySelectorAll('#concerts li')];
+		const last = cards[cards.length - 1];
+		return cards.length === 2 && last.querySelector('h2').textContent === 'Last Seat Live' &&
+			last.querySelector('.badge.sold_out')?.textContent === 'Sold out';
+	})()`, 10*time.Second)
+	if n := home.str(fmt.Sprintf(`String(document.querySelectorAll('a[data-concert="%d"]').length)`, id)); n != "0" {
+		t.Errorf("the sold-out concert has %s links to its waiting page, want none", n)
+	}
+	if n := home.str(`String(document.querySelectorAll('a[data-concert="1"]').length)`); n != "1" {
+		t.Errorf("the concert on sale has %s links to its waiting page, want one", n)
+	}
 }
 
 func TestThePrequeueCountsDownThenShowsTheDrawnPlace(t *testing.T) {
