@@ -35,9 +35,11 @@ type OpenOptions struct {
 	Conns    int
 	Rate     float64
 	Duration time.Duration
-	// Timeout bounds each request from its send to the end of its answer;
-	// a request that takes longer counts as a timeout and its connection is
-	// opened again (as wrk does).
+	// Timeout is the longest latency that is not a timeout (as wrk's
+	// -timeout). A late answer still counts, with its latency: giving up on
+	// it would only add a new connection to the load of a gateway already
+	// behind. A connection silent for giveUpFactor × Timeout after a send is
+	// dropped, its request a timeout, and opened again for its next one.
 	Timeout time.Duration
 	// Label names the run in its Result.
 	Label string
@@ -76,7 +78,8 @@ type OpenResult struct {
 	Non2xx   int64   `json:"non_2xx"`
 	// ConnectErrors counts failed dials (and the scheduled requests they
 	// cost); ReadErrors and WriteErrors requests whose connection failed;
-	// Timeouts requests unanswered within OpenOptions.Timeout.
+	// Timeouts answers later than OpenOptions.Timeout after their scheduled
+	// time (also in Requests, and in Non2xx if so) and requests given up on.
 	ConnectErrors int64 `json:"connect_errors"`
 	ReadErrors    int64 `json:"read_errors"`
 	WriteErrors   int64 `json:"write_errors"`
@@ -99,6 +102,10 @@ type OpenResult struct {
 func (r OpenResult) Errors() int64 {
 	return r.Non2xx + r.ConnectErrors + r.ReadErrors + r.WriteErrors + r.Timeouts
 }
+
+// giveUpFactor × OpenOptions.Timeout is how long a connection may stay
+// silent after a send before it is dropped.
+const giveUpFactor = 5
 
 // ErrOpenOptions is returned by Open for options it cannot run.
 var ErrOpenOptions = errors.New("rush: bad open-loop options")
@@ -209,7 +216,7 @@ func (l *openLoad) dialAll(ctx context.Context) []*openConn {
 }
 
 func (l *openLoad) dial(ctx context.Context, c *openConn) error {
-	d := net.Dialer{Timeout: l.opt.Timeout, KeepAlive: 30 * time.Second}
+	d := net.Dialer{Timeout: giveUpFactor * l.opt.Timeout, KeepAlive: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", l.addr)
 	if err != nil {
 		return err
@@ -264,7 +271,7 @@ func (l *openLoad) run(ctx context.Context, c int, oc *openConn) {
 func (l *openLoad) one(oc *openConn, i int64, due time.Duration) {
 	oc.req = l.build(oc, i)
 	sent := time.Since(l.start)
-	oc.nc.SetDeadline(l.start.Add(sent + l.opt.Timeout))
+	oc.nc.SetDeadline(l.start.Add(sent + giveUpFactor*l.opt.Timeout))
 	if _, err := oc.nc.Write(oc.req); err != nil {
 		l.countFailure(err, &l.writeErrs)
 		oc.drop()
@@ -290,6 +297,9 @@ func (l *openLoad) one(oc *openConn, i int64, due time.Duration) {
 	l.answered.Add(1)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		l.non2xx.Add(1)
+	}
+	if done-due > l.opt.Timeout {
+		l.timeouts.Add(1)
 	}
 	l.mu.Lock()
 	l.lat.RecordValue(clampMicros(done - due))

@@ -209,3 +209,33 @@ func TestOpenRefusesWhatItCannotRun(t *testing.T) {
 		})
 	}
 }
+
+// A late answer counts as a timeout and still counts, with its latency:
+// the connection waits for it rather than adding a new one to the load.
+func TestOpenCountsLateAnswersAsTimeoutsOnTheSameConnection(t *testing.T) {
+	cc := &connCounter{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(150 * time.Millisecond)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	srv.Config.ConnState = cc.track
+	srv.Start()
+	defer srv.Close()
+	res, err := rush.Open(context.Background(), rush.OpenOptions{
+		BaseURL: srv.URL, Route: rush.OpenTokens, Conns: 4, Rate: 20, Duration: time.Second,
+		Timeout: 50 * time.Millisecond, UserPrefix: "late-",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.Requests != 20 || res.Timeouts != 20 || res.Non2xx != 0 {
+		t.Errorf("answered %d, timeouts %d, non-2xx %d; want 20, 20, 0", res.Requests, res.Timeouts, res.Non2xx)
+	}
+	if res.P50 < 150 {
+		t.Errorf("p50 %.1f ms, want at least the server's 150 ms", res.P50)
+	}
+	if accepted, _ := cc.counts(); accepted != 4 || res.Dials != 4 {
+		t.Errorf("server accepted %d connections, %d dials; want 4 of each", accepted, res.Dials)
+	}
+}
