@@ -148,6 +148,11 @@ func Open(ctx context.Context, o OpenOptions) (OpenResult, error) {
 		}()
 	}
 	wg.Wait()
+	// Every connection stays open to the end, also those whose last
+	// request came early: the crowd is there for the whole run.
+	for _, c := range conns {
+		c.drop()
+	}
 	return l.result(), ctx.Err()
 }
 
@@ -240,7 +245,6 @@ func (c *openConn) drop() {
 
 // run sends the requests of connection c: i = c, c+Conns, c+2·Conns, …
 func (l *openLoad) run(ctx context.Context, c int, oc *openConn) {
-	defer oc.drop()
 	step := float64(time.Second) / l.opt.Rate
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

@@ -16,12 +16,40 @@ import (
 	"github.com/rushgate/rushgate/internal/rush"
 )
 
-// connCounter counts the connections a server accepts and the most open
-// at once.
+// connCounter counts the connections a server accepts, the most open at
+// once, and the fewest open when a request came.
 type connCounter struct {
-	mu               sync.Mutex
-	accepted, open   int
-	mostOpen, closed int
+	mu                   sync.Mutex
+	accepted, open       int
+	mostOpen, closed     int
+	fewestOpenAtRequest  int
+	requestsSinceCounted int
+}
+
+// wrap notes the connections open at every request to h.
+func (c *connCounter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		if c.requestsSinceCounted == 0 || c.open < c.fewestOpenAtRequest {
+			c.fewestOpenAtRequest = c.open
+		}
+		c.requestsSinceCounted++
+		c.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// startCounting forgets the requests so far.
+func (c *connCounter) startCounting() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.requestsSinceCounted = 0
+}
+
+func (c *connCounter) fewestOpen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fewestOpenAtRequest
 }
 
 func (c *connCounter) track(_ net.Conn, s http.ConnState) {
@@ -58,7 +86,7 @@ func newCountedGateway(t *testing.T, dates, seats int, change func(*config.Confi
 		t.Fatal(err)
 	}
 	cc := &connCounter{}
-	srv := httptest.NewUnstartedServer(r.Handler)
+	srv := httptest.NewUnstartedServer(cc.wrap(r.Handler))
 	srv.Config.ConnState = cc.track
 	srv.Start()
 	t.Cleanup(func() {
@@ -119,6 +147,7 @@ func TestOpenPollsOverDistinctConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := cc.counts()
+	cc.startCounting()
 	const conns, rate = 200, 400
 	res, err := rush.Open(context.Background(), rush.OpenOptions{
 		BaseURL: srv.URL, Route: rush.OpenPoll, Conns: conns, Rate: rate, Duration: 1500 * time.Millisecond,
@@ -139,6 +168,11 @@ func TestOpenPollsOverDistinctConnections(t *testing.T) {
 	}
 	if mostOpen < conns {
 		t.Errorf("at most %d connections open at once, want %d", mostOpen, conns)
+	}
+	// Each connection sends three times in all: none may close after its
+	// last while the others still send.
+	if got := cc.fewestOpen(); got < conns {
+		t.Errorf("as few as %d connections open at a request, want all %d throughout", got, conns)
 	}
 }
 
