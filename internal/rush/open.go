@@ -41,6 +41,10 @@ type OpenOptions struct {
 	// behind. A connection silent for giveUpFactor × Timeout after a send is
 	// dropped, its request a timeout, and opened again for its next one.
 	Timeout time.Duration
+	// Settle is the pause between opening the connections and the first
+	// send, so that the gateway has accepted them all before the clock
+	// starts: the crowd is already on the page.
+	Settle time.Duration
 	// Label names the run in its Result.
 	Label string
 	// Tokens are the tokens of OpenPoll (waiting) and OpenHold (admitted).
@@ -76,6 +80,8 @@ type OpenResult struct {
 	Max      float64 `json:"max_ms"`
 	Mean     float64 `json:"mean_ms"`
 	Non2xx   int64   `json:"non_2xx"`
+	// Statuses counts the answers by HTTP status.
+	Statuses map[int]int64 `json:"statuses"`
 	// ConnectErrors counts failed dials (and the scheduled requests they
 	// cost); ReadErrors and WriteErrors requests whose connection failed;
 	// Timeouts answers later than OpenOptions.Timeout after their scheduled
@@ -138,6 +144,9 @@ func Open(ctx context.Context, o OpenOptions) (OpenResult, error) {
 		return OpenResult{}, fmt.Errorf("%w: %s: no connection opened", ErrGatewayDown, o.BaseURL)
 	}
 
+	if !sleepCtx(ctx, o.Settle) {
+		return OpenResult{}, ctx.Err()
+	}
 	l.start = time.Now()
 	var wg sync.WaitGroup
 	for c := range conns {
@@ -182,6 +191,7 @@ type openLoad struct {
 	lat, lag    *hdrhistogram.Histogram
 	answered    atomic.Int64
 	non2xx      atomic.Int64
+	statuses    [600]atomic.Int64
 	connectErrs atomic.Int64
 	readErrs    atomic.Int64
 	writeErrs   atomic.Int64
@@ -302,6 +312,9 @@ func (l *openLoad) one(oc *openConn, i int64, due time.Duration) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		l.non2xx.Add(1)
 	}
+	if resp.StatusCode >= 0 && resp.StatusCode < len(l.statuses) {
+		l.statuses[resp.StatusCode].Add(1)
+	}
 	if done-due > l.opt.Timeout {
 		l.timeouts.Add(1)
 	}
@@ -390,6 +403,12 @@ func (l *openLoad) result() OpenResult {
 		LagP99: ms(l.lag.ValueAtQuantile(99)),
 	}
 	r.RPS = float64(r.Requests) / secs
+	r.Statuses = map[int]int64{}
+	for code := range l.statuses {
+		if n := l.statuses[code].Load(); n > 0 {
+			r.Statuses[code] = n
+		}
+	}
 	return r
 }
 

@@ -126,6 +126,13 @@ func checkRun(t *testing.T, res rush.OpenResult, scheduled int64, conns int, wan
 	if n := res.ConnectErrors + res.ReadErrors + res.WriteErrors + res.Timeouts; n != 0 {
 		t.Errorf("%d transport errors", n)
 	}
+	var counted int64
+	for _, n := range res.Statuses {
+		counted += n
+	}
+	if counted != res.Requests {
+		t.Errorf("statuses %v count %d answers, want %d", res.Statuses, counted, res.Requests)
+	}
 	if want2xx && res.Non2xx != 0 {
 		t.Errorf("non-2xx = %d, want 0", res.Non2xx)
 	}
@@ -221,7 +228,11 @@ func TestOpenHoldsDistinctSeatsFromItsOffset(t *testing.T) {
 	// Holds 0–49 take the first date, then the same range again finds every
 	// seat taken, then 50–99 take the second date: each request its own seat.
 	checkRun(t, hold(0), 50, 20, true)
-	checkRun(t, hold(0), 50, 20, false)
+	again := hold(0)
+	checkRun(t, again, 50, 20, false)
+	if again.Statuses[http.StatusConflict] != 50 {
+		t.Errorf("statuses of the same holds again: %v, want 50 × 409", again.Statuses)
+	}
 	checkRun(t, hold(50), 50, 20, true)
 }
 
@@ -263,7 +274,7 @@ func TestOpenCountsLateAnswersAsTimeoutsOnTheSameConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", res)
-	if res.Requests != 20 || res.Timeouts != 20 || res.Non2xx != 0 {
+	if res.Requests != 20 || res.Timeouts != 20 || res.Non2xx != 0 || res.Statuses[http.StatusCreated] != 20 {
 		t.Errorf("answered %d, timeouts %d, non-2xx %d; want 20, 20, 0", res.Requests, res.Timeouts, res.Non2xx)
 	}
 	if res.P50 < 150 {
