@@ -3,6 +3,7 @@
 //
 //	rushload -url http://127.0.0.1:8080 -users 20000 -admin-token $ADMIN_TOKEN
 //	rushload tokens -url ... -users 1000 [-active] -out tokens.tsv
+//	rushload open -url ... -route poll|tokens|hold -conns 4096 -rate 20000 -duration 5s [-tokens tokens.tsv]
 //
 // Users arrive (all at once, or -arrival-rate per second), enter the line,
 // poll as the gateway asks, and once admitted list dates and seats, hold a
@@ -19,6 +20,11 @@
 //
 // The tokens command puts users in line and writes "token<TAB>user_id"
 // lines, for load tools that replay them (scripts/bench).
+//
+// The open command loads one route in an open loop: -conns keep-alive
+// connections that together send -rate requests a second on a fixed
+// schedule, latency counted from each request's scheduled time, and prints
+// one JSON line in the fields of scripts/bench's wrk lines.
 package main
 
 import (
@@ -31,6 +37,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,6 +60,9 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "tokens" {
 		return tokens(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "open" {
+		return open(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("rushload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -163,6 +173,70 @@ func tokens(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := bw.Flush(); err != nil && !errors.Is(err, os.ErrClosed) {
 		fmt.Fprintln(stderr, "rushload tokens:", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func open(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rushload open", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o rush.OpenOptions
+	var tokensPath, dates string
+	fs.StringVar(&o.BaseURL, "url", "http://127.0.0.1:8080", "the gateway's base URL (http)")
+	fs.StringVar(&o.Route, "route", rush.OpenPoll, "poll, tokens or hold")
+	fs.IntVar(&o.Conns, "conns", 4096, "keep-alive connections, all opened before the clock starts")
+	fs.Float64Var(&o.Rate, "rate", 1000, "requests per second over all connections")
+	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long requests are scheduled")
+	fs.DurationVar(&o.Timeout, "timeout", 2*time.Second, "longest wait for one answer (then a timeout, and the connection is opened again)")
+	fs.DurationVar(&o.Settle, "settle", time.Second, "pause between opening the connections and the first send")
+	fs.StringVar(&o.Label, "label", "", "the label of the JSON line")
+	fs.StringVar(&tokensPath, "tokens", "", "token<TAB>user_id lines (poll: waiting tokens; hold: admitted ones)")
+	fs.StringVar(&o.UserPrefix, "user-prefix", "", "tokens: start of every user id (default: op and a random id)")
+	fs.Int64Var(&o.ConcertID, "concert", 1, "tokens: the concert")
+	fs.StringVar(&dates, "dates", "", "hold: the dates, comma separated")
+	fs.IntVar(&o.Seats, "seats", 0, "hold: seats of each date")
+	fs.IntVar(&o.HoldsPerUser, "holds-per-user", 4, "hold: holds of each user (the gateway's MAX_HOLDS_PER_USER)")
+	fs.IntVar(&o.Offset, "offset", 0, "hold: number of the first hold (runs on one gateway take successive ranges)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "rushload open: bad arguments; see rushload open -h")
+		return exitUsage
+	}
+	if o.Label == "" {
+		o.Label = "open_" + o.Route
+	}
+	if o.UserPrefix == "" {
+		o.UserPrefix = fmt.Sprintf("op%d-", time.Now().UnixNano())
+	}
+	if dates != "" {
+		o.Dates = strings.Split(dates, ",")
+	}
+	if tokensPath != "" {
+		f, err := os.Open(tokensPath)
+		if err != nil {
+			fmt.Fprintln(stderr, "rushload open:", err)
+			return exitUsage
+		}
+		o.Tokens, err = rush.ReadIssued(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintln(stderr, "rushload open:", err)
+			return exitUsage
+		}
+	}
+	res, err := rush.Open(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "rushload open:", err)
+		if errors.Is(err, rush.ErrOpenOptions) || errors.Is(err, rush.ErrGatewayDown) {
+			return exitUsage
+		}
+		return exitIncomplete
+	}
+	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+		fmt.Fprintln(stderr, "rushload open:", err)
 		return exitUsage
 	}
 	return exitOK

@@ -20,6 +20,8 @@ func TestRunExitStatus(t *testing.T) {
 		{"zero users is usage", []string{"-users", "0"}, exitUsage, "bad arguments"},
 		{"a gateway that does not answer", []string{"-url", "http://127.0.0.1:1", "-users", "1"}, exitUsage, "does not answer"},
 		{"tokens from a gateway that does not answer", []string{"tokens", "-url", "http://127.0.0.1:1", "-users", "1"}, exitUsage, "does not answer"},
+		{"open of an unknown route", []string{"open", "-route", "pay"}, exitUsage, "bad open-loop options"},
+		{"open of a gateway that does not answer", []string{"open", "-url", "http://127.0.0.1:1", "-route", "tokens", "-conns", "2"}, exitUsage, "does not answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

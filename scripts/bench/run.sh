@@ -12,7 +12,13 @@
 #      the rounds, so that a burst of other work on the machine moves a route
 #      and its baseline alike. The poll and the token issue again at 4,096
 #      connections (a rush of phones, not a few keep-alive clients), each
-#      round right after its 64-connection run.
+#      round right after its 64-connection run. And the poll, the token
+#      issue and the hold in an open loop (rushload open): 4,096 keep-alive
+#      connections that together offer 0.8× the req/s of the 64-connection
+#      run just before, on a fixed schedule, latency counted from each
+#      request's scheduled time, so that its p99 is that of a crowd of
+#      phones each sending now and then (wrk's closed loop at 4,096
+#      connections only shows connections ÷ throughput).
 #   3. A rush of 20,000 users on one 5,000-seat date through rushload, with
 #      its invariants, and the gateway's peak RSS during it.
 #   4. Redis memory per waiting user: used_memory before and after 100,000
@@ -38,7 +44,8 @@
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
 # BENCH_HOLD_USERS (75000),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
-# the work directory), BENCH_MANY_CONNS (4096).
+# the work directory), BENCH_MANY_CONNS (4096), BENCH_OPEN_SHARE (0.8: the
+# open-loop rate as a share of the 64-connection req/s).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -63,6 +70,10 @@ WAIT_HOLD_DATES=${BENCH_WAIT_HOLD_DATES:-60}
 # on PHASE: whether this run measures PHASE.
 on() { [[ $PHASES == all || " $PHASES " == *" $1 "* ]]; }
 MANY_CONNS=${BENCH_MANY_CONNS:-4096}
+OPEN_SHARE=${BENCH_OPEN_SHARE:-0.8}
+# wrk's duration in seconds (it takes 5, 5s, 2m or 1h), for the open-loop
+# runs' schedule.
+OPEN_SECONDS=$(awk -v d="$WRK_DURATION" 'BEGIN { n = d + 0; if (d ~ /m$/) n *= 60; if (d ~ /h$/) n *= 3600; print n }')
 
 # wrk and the gateway each hold one descriptor per connection: thousands of
 # connections need more than the usual soft limit of 1,024.
@@ -184,6 +195,25 @@ wrk_run() {
 	tail -1 "$R/wrk.jsonl" | cut -c1-150 >&2
 }
 
+# last_wrk FIELD: FIELD of the last line of wrk.jsonl (the run just made).
+last_wrk() { tail -1 "$R/wrk.jsonl" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+
+# open_rate: the open-loop rate that follows the last run, OPEN_SHARE of its
+# req/s; open_total RATE: the requests an open-loop run of RATE schedules.
+open_rate() { awk -v r="$(last_wrk rps)" -v s="$OPEN_SHARE" 'BEGIN { printf "%.0f", r * s }'; }
+open_total() { awk -v r="$1" -v d="$OPEN_SECONDS" 'BEGIN { printf "%.0f", r * d }'; }
+
+# open_run LABEL URL RATE [rushload open args...]: one open-loop run of
+# MANY_CONNS connections offering RATE req/s, its JSON line in wrk.jsonl.
+open_run() {
+	local label=$1 url=$2 rate=$3
+	shift 3
+	log "open loop $label: $MANY_CONNS connections offering $rate req/s"
+	record "$BIN/rushload" open -url "$url" -label "$label" -conns "$MANY_CONNS" -rate "$rate" \
+		-duration "${OPEN_SECONDS}s" "$@" >>"$R/wrk.jsonl"
+	tail -1 "$R/wrk.jsonl" | cut -c1-150 >&2
+}
+
 # gateway PHASE VAR=VALUE...: start bin/rushgate serve with its own database
 # and key prefix (after seeding with $SEED_ARGS); sets GW_URL and GW_PID.
 gateway() {
@@ -241,12 +271,14 @@ for round in $(seq "$ROUNDS"); do
 	wrk_run base_zrank "$BASE_URL/zrank"
 	WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
 	wrk_run gw_poll "$GW_URL" WRK_TOKENS="$R/poll-tokens.tsv"
+	open_run gw_poll_open "$GW_URL" "$(open_rate)" -route poll -tokens "$R/poll-tokens.tsv"
 	WRK_SCRIPT_ARGS=(-s scripts/bench/page.lua)
 	wrk_run gw_page "$GW_URL" WRK_PATHS=/wait/1
 	wrk_run gw_assets "$GW_URL" WRK_PATHS="$PAGE_ASSETS"
 	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
 	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-$round"
 	wrk_run gw_tokens "$GW_URL" WRK_PREFIX="wrk$RUN-$round"
+	open_run gw_tokens_open "$GW_URL" "$(open_rate)" -route tokens -user-prefix "open$RUN-$round-"
 	WRK_CONNS=$MANY_CONNS
 	wrk_run gw_tokens_many "$GW_URL" WRK_PREFIX="many$RUN-$round"
 	WRK_SCRIPT_ARGS=(-s scripts/bench/poll.lua)
@@ -261,13 +293,25 @@ SEED_ARGS="--dates $HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
 gateway hold ADMIT_PER_SECOND=100000 MAX_ACTIVE=1000000 MAX_HOLDS_PER_USER=4
 record "$BIN/rushload" tokens -url "$GW_URL" -users "$HOLD_USERS" -active -out "$R/hold-tokens.tsv"
 DATES=$(for i in $(seq 0 $((HOLD_DATES - 1))); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
-PER_ROUND=$((HOLD_DATES * 5000 / ROUNDS))
+PER_ROUND=$((HOLD_DATES * 5000 / ROUNDS / 4 * 4))
 for round in $(seq "$ROUNDS"); do
 	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
 	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-h$round"
 	WRK_SCRIPT_ARGS=(-s scripts/bench/hold.lua)
 	wrk_run gw_hold "$GW_URL" WRK_TOKENS="$R/hold-tokens.tsv" WRK_DATES="$DATES" WRK_SEATS=5000 \
 		WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$(((round - 1) * PER_ROUND))
+	# The round's holds are numbered from its offset: wrk's count up from
+	# the start, the open loop's end where the next round begins (from a
+	# multiple of 4, so that no user holds in both), so neither meets a
+	# seat or a user's hold limit the other took while both fit the round.
+	rate=$(open_rate)
+	total=$(open_total "$rate")
+	wrk_reqs=$(last_wrk requests)
+	if ((wrk_reqs + total > PER_ROUND)); then
+		echo "bench: $wrk_reqs + $total holds exceed the round's $PER_ROUND seats; expect 409s (raise HOLD_DATES)" >&2
+	fi
+	open_run gw_hold_open "$GW_URL" "$rate" -route hold -tokens "$R/hold-tokens.tsv" -dates "$DATES" -seats 5000 \
+		-holds-per-user 4 -offset $(((round * PER_ROUND - total) / 4 * 4))
 done
 stop_gateway
 kill "$BASE_PID"

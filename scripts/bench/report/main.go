@@ -160,6 +160,10 @@ func write(w io.Writer, dir string) error {
 	if err := readConns(dir, runs); err != nil {
 		return err
 	}
+	open, err := readOpen(dir, runs)
+	if err != nil {
+		return err
+	}
 	wrk := map[string]wrkResult{}
 	for label, rs := range runs {
 		wrk[label] = median(rs)
@@ -223,6 +227,9 @@ func write(w io.Writer, dir string) error {
 		{"token issue p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", tokens.P99), tokens.P99 < 20},
 		manyTarget("poll", pollMany, poll),
 		manyTarget("token issue", tokensMany, tokens),
+		openTarget("poll", open, "gw_poll_open"),
+		openTarget("token issue", open, "gw_tokens_open"),
+		openTarget("seat hold", open, "gw_hold_open"),
 		{"rush invariants", "0 violations", fmt.Sprintf("%d violations", rep.Violations), rep.Violations == 0},
 		{"rush admission rate", "within 5% of configured", fmt.Sprintf("%.1f/s vs %.0f/s (%+.2f%%)", adm.MeasuredRate, adm.ConfiguredRate, adm.RateErrorPct),
 			adm.RateNote == "" && adm.RateErrorPct >= -5 && adm.RateErrorPct <= 5},
@@ -301,6 +308,7 @@ func write(w io.Writer, dir string) error {
 	p("each round right after its 64-connection run on the same gateway: a rush is thousands of phones")
 	p("opening connections at once, not a few keep-alive clients.")
 	p("")
+	writeOpen(p, open)
 	p("The waiting page and its %d scripts and styles are asked for as a browser does (gzip, Korean", assetCount)
 	p("Accept-Language), the assets in turn by their fingerprinted URLs. A first load transfers %d bytes", firstLoad)
 	p("of page and %d of assets, gzipped, in %d requests (then the API calls); a reload asks only for the", assetBytes, 1+assetCount)
@@ -361,15 +369,17 @@ func write(w io.Writer, dir string) error {
 	return nil
 }
 
-// manyTarget is a route at many connections against the same route at 64:
-// at least 0.8× the rate, no error, p99 under 50 ms.
+// manyTarget is a route at many connections in wrk's closed loop against
+// the same route at 64: at least 0.8× the rate and no error. Its latency is
+// connections ÷ rate by Little's law, so the p99 target is the open loop's
+// (openTarget).
 func manyTarget(route string, many, at64 wrkResult) target {
 	r := many.RPS / at64.RPS
 	return target{
-		what: fmt.Sprintf("%s at %s connections vs 64", route, conns(many)),
-		want: "≥ 0.8×, 0 errors, p99 < 50 ms",
-		got:  fmt.Sprintf("%.2f×, %d errors, p99 %.2f ms", r, many.errors(), many.P99),
-		ok:   r >= 0.8 && many.errors() == 0 && many.P99 < 50,
+		what: fmt.Sprintf("%s at %s connections vs 64 (closed loop)", route, conns(many)),
+		want: "≥ 0.8×, 0 errors",
+		got:  fmt.Sprintf("%.2f×, %d errors", r, many.errors()),
+		ok:   r >= 0.8 && many.errors() == 0,
 	}
 }
 
@@ -404,6 +414,10 @@ func writeHTTP(w io.Writer, dir string) error {
 	if err := readConns(dir, runs); err != nil {
 		return err
 	}
+	open, err := readOpen(dir, runs)
+	if err != nil {
+		return err
+	}
 	med := map[string]wrkResult{}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("| run | connections | rounds | req/s (median) | p50 | p99 | max | errors |")
@@ -427,6 +441,8 @@ func writeHTTP(w io.Writer, dir string) error {
 			p("%s: %.2f×", q[2], a.RPS/b.RPS)
 		}
 	}
+	p("")
+	writeOpen(p, open)
 	return nil
 }
 
