@@ -40,8 +40,9 @@
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
 # BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
-# BENCH_HOLD_USERS (75000), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE
-# (12000) (payments and holds a second that the CPU phase prepares for),
+# BENCH_HOLD_USERS (75000), BENCH_CPU_DURATION (3s, each wrk run of the CPU
+# phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (12000) (payments
+# and holds a second that the CPU phase prepares for),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
 # the work directory), BENCH_MANY_CONNS (4096).
 set -euo pipefail
@@ -287,8 +288,11 @@ if on cpu; then
 	# cmd/benchbase -gateway, the same binary, with a pprof listener each;
 	# each route runs on one and then the other, and every run of both is
 	# profiled, so the profiler's small cost weighs on both alike.
-	CPU_SECS=${WRK_DURATION%s}
-	[[ $CPU_SECS =~ ^[0-9]+$ ]] || CPU_SECS=5
+	# Short runs: a route's CPU per request needs no more, and the phase
+	# stays near a minute and a half with its preparation.
+	CPU_DURATION=${BENCH_CPU_DURATION:-3s}
+	CPU_SECS=${CPU_DURATION%s}
+	[[ $CPU_SECS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_CPU_DURATION must be whole seconds (3s)" >&2; exit 1; }
 	# Enough holds and seats for two runs at rates above this machine's.
 	CPU_PAY_PER_RUN=$((CPU_SECS * ${BENCH_CPU_PAY_RATE:-800}))
 	CPU_HOLD_PER_RUN=$((CPU_SECS * ${BENCH_CPU_HOLD_RATE:-12000}))
@@ -324,7 +328,10 @@ if on cpu; then
 	# Admitted users first (holds take the first seats in order, so the
 	# wrk holds start after them), then admission paused, so that the polls
 	# are of waiting tokens and every new token waits, as in the routes phase.
-	record "$BIN/rushload" holds -url "$GW_URL" -users "$CPU_PAY_USERS" -out "$CPU/pay-holds.tsv"
+	# The holds go through the before gateway and the rest through the
+	# after one, so that neither meets its first payment with no Postgres
+	# connection open.
+	record "$BIN/rushload" holds -url "${CPU_URL[before]}" -users "$CPU_PAY_USERS" -out "$CPU/pay-holds.tsv"
 	record "$BIN/rushload" tokens -url "$GW_URL" -users "$CPU_HOLD_USERS" -active -out "$CPU/hold-tokens.tsv"
 	record curl -fsS -o /dev/null -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
 		-d '{"paused":true}' "$GW_URL/admin/queue?concert_id=1"
@@ -333,7 +340,6 @@ if on cpu; then
 	REDIS_PID=$(rcli info server | awk -F: '/^process_id:/ { print $2 }' | tr -d '\r')
 	echo "clk_tck=$(getconf CLK_TCK)" >"$CPU/meta.txt"
 	echo "pay_holds_per_run=$CPU_PAY_PER_RUN" >>"$CPU/meta.txt"
-	echo "hold_seats_per_run=$CPU_HOLD_PER_RUN" >>"$CPU/meta.txt"
 	# cpu_snap FILE PID: the process's and Redis's CPU ticks (utime+stime,
 	# from /proc; the fields after the command name) and INFO commandstats.
 	cpu_snap() {
@@ -344,7 +350,7 @@ if on cpu; then
 		} >"$1"
 	}
 	# What the two idle replicas' own loops (admission ticks, live counts)
-	# cost Redis: the runs' figures include it.
+	# cost: the report takes it away from the runs' figures.
 	for mode in before after; do cpu_snap "$CPU/idle_$mode.before" "${CPU_PID[$mode]}"; done
 	sleep 2
 	for mode in before after; do cpu_snap "$CPU/idle_$mode.after" "${CPU_PID[$mode]}"; done
@@ -355,10 +361,10 @@ if on cpu; then
 		local route=$1 mode=$2 script=$3 label=cpu_${1}_$2
 		shift 3
 		WRK_SCRIPT_ARGS=(-s "scripts/bench/$script")
+		cpu_snap "$CPU/$label.before" "${CPU_PID[$mode]}"
 		curl -fsS -o "$CPU/$label.pprof" "${CPU_PPROF[$mode]}/debug/pprof/profile?seconds=$((CPU_SECS > 2 ? CPU_SECS - 1 : 1))" &
 		local prof=$!
-		cpu_snap "$CPU/$label.before" "${CPU_PID[$mode]}"
-		wrk_run "$label" "${CPU_URL[$mode]}" "$@"
+		WRK_DURATION=$CPU_DURATION wrk_run "$label" "${CPU_URL[$mode]}" "$@"
 		cpu_snap "$CPU/$label.after" "${CPU_PID[$mode]}"
 		wait "$prof" || echo "bench: no CPU profile of $label" >&2
 	}
@@ -380,10 +386,20 @@ if on cpu; then
 			WRK_FIRST=$((i * CPU_PAY_PER_RUN)) WRK_COUNT=$CPU_PAY_PER_RUN
 		i=$((i + 1))
 	done
-	for f in "$CPU"/*.pprof; do
+	# The report shows the after gateway's profiles: the top functions by
+	# their own share.
+	CPU_LANDMARKS='httpapi\.\(\*server\)\.handle[A-Z][A-Za-z]*$|go-redis/v9\.\(\*baseClient\)\._process$|lib/pq\.\(\*conn\)\.(query|Exec)$'
+	CPU_LANDMARKS+='|^encoding/json\.(Unmarshal|Marshal)$|net/http\.\(\*conn\)\.readRequest$|net/http\.\(\*response\)\.finishRequest$'
+	CPU_LANDMARKS+='|^runtime\.mallocgc$|^runtime\.gcBgMarkWorker$|linux\.Syscall6$'
+	# Batches and payments run partly off the handler's goroutine.
+	CPU_LANDMARKS+='|internal/coalesce\.\(\*Batcher\[.*\]\)\.send$|rushgate/payment\.\(\*Service\)\.pay$'
+	for f in "$CPU"/cpu_*_after.pprof; do
 		[[ -s $f ]] || continue
 		go tool pprof -top -nodecount=8 "$f" >"${f%.pprof}.top" 2>/dev/null
-		go tool pprof -top -cum -nodecount=8 -show='rushgate|go-redis|lib/pq|gin-gonic' "$f" >"${f%.pprof}.cum" 2>/dev/null
+		# And the cumulative share of a few landmarks: the route's handler,
+		# a batch's run, a payment, the Redis and Postgres clients, JSON,
+		# reading and answering HTTP, allocation and GC, system calls.
+		go tool pprof -top -cum -nodecount=10 -show="$CPU_LANDMARKS" "$f" >"${f%.pprof}.cum" 2>/dev/null
 	done
 	for mode in before after; do
 		kill -TERM "${CPU_PID[$mode]}"

@@ -186,14 +186,18 @@ func writeCPU(p func(string, ...any), dir string, runs map[string][]wrkResult) {
 		return
 	}
 	secs := runs["cpu_tokens_before"][0].Seconds
+	meta, _ := readKV(filepath.Join(cpuDir, "meta.txt"))
+	clk, _ := strconv.ParseFloat(meta["clk_tck"], 64)
 	p("Two replicas of one deployment (one key prefix, database and token secret) on the bench's private")
 	p("Redis, both `benchbase -gateway` (a whole gateway with a pprof listener): **before** sends every")
 	p("token issue and seat hold to Redis alone (`REDIS_BATCH=1 HOLD_BATCH=1`), **after** batches them")
 	p("(`REDIS_BATCH=64 HOLD_BATCH=64`). Each route ran on one and then the other, one wrk run of %.0f s", secs)
 	p("each, the same load. Around each run: the gateway's and Redis's CPU (utime + stime from")
-	p("`/proc/PID/stat`, in clock ticks of 1/`getconf CLK_TCK` s, so a run's CPU is known to 10 ms) and")
-	p("Redis's `INFO commandstats`. What the replicas' own loops cost when idle (admission ticks, live")
-	p("counts; measured over a quiet window with the queue paused, as during the runs) is taken away:")
+	p("`/proc/PID/stat`, in clock ticks of 1/`getconf CLK_TCK` s, so a run's CPU is known to %.0f ms) and", 1e3/clk)
+	p("Redis's `INFO commandstats` (whose usec is the time inside each command: on a busy machine it")
+	p("also counts moments when Redis was not on a core). What the replicas' own loops cost when idle")
+	p("(admission ticks, live counts; measured over a quiet window with the queue paused, as during the")
+	p("runs) is taken away:")
 	p("before %.0f calls/s, %.1f ms/s of Redis CPU; after %.0f calls/s, %.1f ms/s.",
 		idle["before"].cmdCalls+idle["before"].scriptCalls, idle["before"].redis*1e3, idle["after"].cmdCalls+idle["after"].scriptCalls, idle["after"].redis*1e3)
 	p("")
@@ -220,11 +224,14 @@ func writeCPU(p func(string, ...any), dir string, runs map[string][]wrkResult) {
 	p("redis-server process: the commands plus reading, parsing and answering the calls. A poll of a")
 	p("waiting token makes no Redis call itself: its Redis work is the batched heartbeat (\"still")
 	p("here\") of the waiting tokens. Each payment is of its own hold, prepared by `rushload holds`")
-	p("(an errors count above 0 there means a run needed more holds than were made).")
+	p("(%s per run; an errors count above 0 there means a run needed more).", meta["pay_holds_per_run"])
 	p("")
 	p("Where the after gateway's CPU goes: a CPU profile (`/debug/pprof/profile`) of it during each run")
-	p("(the before gateway was profiled alike, so the profiler's small cost weighs on both), the top")
-	p("functions by their own (flat) share, then the product's code and its clients by cumulative share.")
+	p("(the before gateway was profiled alike, so the profiler's small cost weighs on both): the top")
+	p("functions by their own (flat) share, then the cumulative share of some landmarks (the route's")
+	p("handler; a batch's run and a payment, which run partly off the handler's goroutine; the Redis")
+	p("and Postgres clients; JSON; reading a request and finishing its answer; allocation and GC;")
+	p("system calls). Shares overlap: a landmark's includes those it calls.")
 	p("")
 	for _, r := range cpuRoutes {
 		label := "cpu_" + r.key + "_after"
@@ -258,10 +265,33 @@ func pprofTop(lines []string) []string {
 			table = true
 			out = append(out, l)
 		case table && strings.TrimSpace(l) != "":
-			out = append(out, l)
+			out = append(out, shortenShapes(l))
 		}
 	}
 	return out
+}
+
+// shortenShapes writes the type arguments of a generic function's name
+// (Batcher[go.shape.int64,…]) as […]: they can run to hundreds of
+// characters.
+func shortenShapes(l string) string {
+	i := strings.Index(l, "[go.shape.")
+	if i < 0 {
+		return l
+	}
+	depth := 0
+	for j := i; j < len(l); j++ {
+		switch l[j] {
+		case '[':
+			depth++
+		case ']':
+			depth--
+			if depth == 0 {
+				return l[:i] + "[…]" + shortenShapes(l[j+1:])
+			}
+		}
+	}
+	return l
 }
 
 // writeCPUOnly is the report of a run of the CPU phase alone.
