@@ -561,7 +561,6 @@ func writeWaitOnly(w io.Writer, dir string) error {
 	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	writeWait(p, runs)
-	writeCPU(p, dir, runs)
 	commands, err := readLines(filepath.Join(dir, "commands.txt"))
 	if err != nil {
 		return err
