@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +64,21 @@ func TestHoldsFailsWhenSeatsRunShort(t *testing.T) {
 	_, err := rush.Holds(context.Background(), rush.HoldsOptions{BaseURL: srv.URL, Users: 6, Concurrency: 4, Timeout: time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "5 free seats for 6 users") {
 		t.Fatalf("err = %v, want one about too few seats", err)
+	}
+}
+
+func TestTokensSaysWhyUsersGotNoToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":{"code":"bad_request","message":"no"}}`))
+	}))
+	defer srv.Close()
+	_, err := rush.Tokens(context.Background(), rush.TokensOptions{BaseURL: srv.URL, Users: 3, Concurrency: 2, Timeout: 10 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "3× no_token: POST /api/tokens: 400 bad_request") {
+		t.Fatalf("err = %v, want the gateway's answer counted", err)
 	}
 }

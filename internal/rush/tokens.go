@@ -1,10 +1,13 @@
 package rush
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,7 +80,7 @@ func Tokens(ctx context.Context, o TokensOptions) ([]Issued, error) {
 		})
 	}
 	if err != nil {
-		return out, fmt.Errorf("rush: users got no usable token: %w", err)
+		return out, fmt.Errorf("rush: users got no usable token: %w%s", err, r.failureSummary())
 	}
 	if err := ctx.Err(); err != nil {
 		return out, fmt.Errorf("rush: tokens: %w", err)
@@ -143,4 +146,29 @@ func forEach(ctx context.Context, n, conc int, fn func(i int) error) error {
 		return fmt.Errorf("%d of %d failed (first: %w)", k, n, first.Load().(error))
 	}
 	return nil
+}
+
+// failureSummary names the commonest reasons recorded by fail (the gateway's
+// answers), to tell why users failed: "; 12× no_token: POST /api/tokens: 503
+// unavailable".
+func (r *runner) failureSummary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	type reason struct {
+		why string
+		n   int
+	}
+	var all []reason
+	for why, n := range r.failures {
+		all = append(all, reason{why, n})
+	}
+	slices.SortFunc(all, func(a, b reason) int { return cmp.Or(b.n-a.n, strings.Compare(a.why, b.why)) })
+	var b strings.Builder
+	for i, x := range all {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(&b, "; %d× %s", x.n, x.why)
+	}
+	return b.String()
 }

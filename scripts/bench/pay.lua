@@ -5,12 +5,38 @@
 -- request k of thread t (of $WRK_THREADS) pays hold k*threads + t of them.
 -- A thread that runs out pays its holds again under new keys: those answer
 -- 409 already_paid and count as errors, so a run that needed more holds
--- shows it.
+-- shows it. Every answer but 201 is tallied by status and error code into
+-- $WRK_STATUSES (one "count status code" line each), to tell why.
 package.path = "scripts/bench/?.lua;" .. package.path
 local common = require("common")
 
-setup = common.setup
-done = common.report
+local thread_list = {}
+function setup(thread)
+  common.setup(thread)
+  thread_list[#thread_list + 1] = thread
+end
+
+-- others counts, in each thread, the answers but 201 by "status code".
+others = {}
+function response(status, headers, body)
+  if status ~= 201 then
+    local key = tostring(status) .. " " .. (body:match('"code":"([^"]*)"') or "-")
+    others[key] = (others[key] or 0) + 1
+  end
+end
+
+function done(summary, latency, requests)
+  common.report(summary, latency, requests)
+  local path = os.getenv("WRK_STATUSES")
+  if not path or path == "" then return end
+  local all = {}
+  for _, t in ipairs(thread_list) do
+    for k, n in pairs(t:get("others") or {}) do all[k] = (all[k] or 0) + n end
+  end
+  local f = assert(io.open(path, "w"))
+  for k, n in pairs(all) do f:write(n, " ", k, "\n") end
+  f:close()
+end
 
 local threads = tonumber(os.getenv("WRK_THREADS") or "1")
 local holds, k = {}, 0

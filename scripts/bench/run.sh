@@ -382,7 +382,7 @@ if on cpu; then
 	done
 	i=0
 	for mode in before after; do
-		cpu_run pay "$mode" pay.lua WRK_HOLDS="$CPU/pay-holds.tsv" WRK_THREADS=$THREADS \
+		cpu_run pay "$mode" pay.lua WRK_HOLDS="$CPU/pay-holds.tsv" WRK_THREADS=$THREADS WRK_STATUSES="$CPU/cpu_pay_$mode.statuses" \
 			WRK_FIRST=$((i * CPU_PAY_PER_RUN)) WRK_COUNT=$CPU_PAY_PER_RUN
 		i=$((i + 1))
 	done

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -218,6 +219,10 @@ func writeCPU(p func(string, ...any), dir string, runs map[string][]wrkResult) {
 		}
 	}
 	p("")
+	if why := payErrors(cpuDir); why != "" {
+		p("Payments answered other than 201 (status and error code): %s.", why)
+		p("")
+	}
 	p("Redis commands are every command Redis ran (`INFO commandstats` calls and usec of all but")
 	p("EVAL/EVALSHA), sent alone or run inside a script; scripts are the EVALSHA runs, whose time")
 	p("includes that of the commands they ran, so the two columns overlap. Redis CPU is the whole")
@@ -312,4 +317,26 @@ func writeCPUOnly(w io.Writer, dir string) error {
 	}
 	p("```")
 	return nil
+}
+
+// payErrors tells the payments answered other than 201 in each mode, from
+// the tallies pay.lua leaves ("count status code" lines); empty when there
+// were none.
+func payErrors(cpuDir string) string {
+	var parts []string
+	for _, mode := range []string{"before", "after"} {
+		lines, err := readLines(filepath.Join(cpuDir, "cpu_pay_"+mode+".statuses"))
+		if err != nil || len(lines) == 0 {
+			continue
+		}
+		var tally []string
+		for _, l := range lines {
+			if n, what, ok := strings.Cut(l, " "); ok {
+				tally = append(tally, n+"× "+what)
+			}
+		}
+		slices.Sort(tally)
+		parts = append(parts, mode+" "+strings.Join(tally, ", "))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -47,6 +47,7 @@ func TestWriteCPUTakesTheIdleLoopsAwayPerRequest(t *testing.T) {
 		"     100ms 10% 10%  200ms 20%  internal/coalesce.(*Batcher[go.shape.int64,go.shape.struct { a [8]int64 }]).send\n")
 	writeFile(t, dir, "wrk.jsonl", wrk.String())
 	writeFile(t, dir, "commands.txt", "wrk -c64\n")
+	writeFile(t, dir, "cpu/cpu_pay_after.statuses", "11 503 unavailable\n3 409 already_paid\n")
 
 	var out strings.Builder
 	if err := writeCPUOnly(&out, dir); err != nil {
@@ -59,6 +60,7 @@ func TestWriteCPUTakesTheIdleLoopsAwayPerRequest(t *testing.T) {
 		"before 110 calls/s, 20.0 ms/s of Redis CPU",
 		"internal/coalesce.(*Batcher[…]).send",
 		"(2400 per run;",
+		"Payments answered other than 201 (status and error code): after 11× 503 unavailable, 3× 409 already_paid.",
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q:\n%s", want, doc)
