@@ -4,6 +4,7 @@
 //	rushload -url http://127.0.0.1:8080 -users 20000 -admin-token $ADMIN_TOKEN
 //	rushload tokens -url ... -users 1000 [-active] -out tokens.tsv
 //	rushload open -url ... -route poll|tokens|hold -conns 4096 -rate 20000 -duration 5s [-tokens tokens.tsv]
+//	rushload holds -url ... -users 1000 -out holds.tsv
 //
 // Users arrive (all at once, or -arrival-rate per second), enter the line,
 // poll as the gateway asks, and once admitted list dates and seats, hold a
@@ -25,6 +26,10 @@
 // connections that together send -rate requests a second on a fixed
 // schedule, latency counted from each request's scheduled time, and prints
 // one JSON line in the fields of scripts/bench's wrk lines.
+//
+// The holds command also waits until each is admitted, holds one seat for each and charges
+// its price, and writes "token<TAB>user_id<TAB>reservation_id<TAB>amount"
+// lines: one payment each to make.
 package main
 
 import (
@@ -63,6 +68,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(args) > 0 && args[0] == "open" {
 		return open(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "holds" {
+		return holds(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("rushload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -237,6 +245,56 @@ func open(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := json.NewEncoder(stdout).Encode(res); err != nil {
 		fmt.Fprintln(stderr, "rushload open:", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func holds(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rushload holds", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o rush.HoldsOptions
+	var out string
+	fs.StringVar(&o.BaseURL, "url", "http://127.0.0.1:8080", "the gateway's base URL")
+	fs.IntVar(&o.Users, "users", 1000, "users, each with one hold")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "most HTTP requests in flight")
+	fs.Int64Var(&o.ConcertID, "concert", 1, "the concert")
+	fs.StringVar(&o.UserPrefix, "user-prefix", "", "start of every user id (default: hd and a random id)")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "the longest it may take")
+	fs.StringVar(&out, "out", "-", "write token<TAB>user_id<TAB>reservation_id<TAB>amount lines here ('-': stdout)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 || o.Users <= 0 || o.Concurrency <= 0 {
+		fmt.Fprintln(stderr, "rushload holds: bad arguments; see rushload holds -h")
+		return exitUsage
+	}
+	start := time.Now()
+	held, err := rush.Holds(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "rushload holds:", err)
+		if errors.Is(err, rush.ErrGatewayDown) {
+			return exitUsage
+		}
+		return exitIncomplete
+	}
+	fmt.Fprintf(stderr, "rushload holds: %d users hold a seat and can pay for it, in %.1fs\n", len(held), time.Since(start).Seconds())
+	w := stdout
+	if out != "-" {
+		f, err := os.Create(out)
+		if err != nil {
+			fmt.Fprintln(stderr, "rushload holds:", err)
+			return exitUsage
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	for _, h := range held {
+		fmt.Fprintf(bw, "%s\t%s\t%d\t%d\n", h.Token, h.UserID, h.ReservationID, h.Amount)
+	}
+	if err := bw.Flush(); err != nil {
+		fmt.Fprintln(stderr, "rushload holds:", err)
 		return exitUsage
 	}
 	return exitOK

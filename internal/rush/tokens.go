@@ -1,10 +1,13 @@
 package rush
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,11 +50,7 @@ func Tokens(ctx context.Context, o TokensOptions) ([]Issued, error) {
 	if o.UserPrefix == "" {
 		o.UserPrefix = "tk" + randomID() + "-"
 	}
-	r := &runner{opt: opt, client: opt.Client, sem: make(chan struct{}, opt.Concurrency), stats: newStats(),
-		offered: map[string][]bool{}, failures: map[string]int{}, start: time.Now()}
-	if r.client == nil {
-		r.client = NewClient(opt.Concurrency)
-	}
+	r := newToolRunner(opt)
 	if err := r.ping(ctx); err != nil {
 		return nil, err
 	}
@@ -59,53 +58,29 @@ func Tokens(ctx context.Context, o TokensOptions) ([]Issued, error) {
 	defer cancel()
 
 	out := make([]Issued, o.Users)
-	var failed atomic.Int64
-	var firstErr atomic.Value
-	// each runs fn(i) for every user on Concurrency goroutines.
-	each := func(fn func(i int) (ok bool, why string)) {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < opt.Concurrency; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= o.Users || ctx.Err() != nil {
-						return
-					}
-					if ok, why := fn(i); !ok {
-						failed.Add(1)
-						firstErr.CompareAndSwap(nil, why)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-	}
 	active := make([]bool, o.Users)
-	each(func(i int) (bool, string) {
+	err := forEach(ctx, o.Users, opt.Concurrency, func(i int) error {
 		u := newUser(o.UserPrefix, i)
 		tok, ok := r.enter(ctx, &u)
 		if !ok {
-			return false, fmt.Sprintf("user %s: %s", u.ID, u.Outcome)
+			return fmt.Errorf("user %s: %s", u.ID, u.Outcome)
 		}
 		out[i] = Issued{UserID: u.ID, Token: tok, TokenID: u.TokenID}
 		active[i] = u.Admitted()
-		return true, ""
+		return nil
 	})
 	// Everyone is in line before anyone polls: by then most are admitted,
 	// and one poll each tells.
-	if o.WaitActive && failed.Load() == 0 {
-		each(func(i int) (bool, string) {
+	if o.WaitActive && err == nil {
+		err = forEach(ctx, o.Users, opt.Concurrency, func(i int) error {
 			if active[i] || r.pollUntilActive(ctx, out[i].Token, o.PollEvery) {
-				return true, ""
+				return nil
 			}
-			return false, fmt.Sprintf("user %s: never admitted", out[i].UserID)
+			return fmt.Errorf("user %s: never admitted", out[i].UserID)
 		})
 	}
-	if n := failed.Load(); n > 0 {
-		return out, fmt.Errorf("rush: %d of %d users got no usable token (first: %v)", n, o.Users, firstErr.Load())
+	if err != nil {
+		return out, fmt.Errorf("rush: users got no usable token: %w%s", err, r.failureSummary())
 	}
 	if err := ctx.Err(); err != nil {
 		return out, fmt.Errorf("rush: tokens: %w", err)
@@ -130,4 +105,70 @@ func (r *runner) pollUntilActive(ctx context.Context, tok string, every time.Dur
 			return false
 		}
 	}
+}
+
+// newToolRunner is a runner for the tools that prepare users (Tokens,
+// Holds) rather than play a rush.
+func newToolRunner(opt Options) *runner {
+	opt.setDefaults()
+	r := &runner{opt: opt, client: opt.Client, sem: make(chan struct{}, opt.Concurrency), stats: newStats(),
+		offered: map[string][]bool{}, failures: map[string]int{}, start: time.Now()}
+	if r.client == nil {
+		r.client = NewClient(opt.Concurrency)
+	}
+	return r
+}
+
+// forEach runs fn(i) for i in [0, n) on conc goroutines, until ctx ends. Its
+// error counts the calls that failed and gives the first error.
+func forEach(ctx context.Context, n, conc int, fn func(i int) error) error {
+	var next, failed atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					failed.Add(1)
+					first.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if k := failed.Load(); k > 0 {
+		return fmt.Errorf("%d of %d failed (first: %w)", k, n, first.Load().(error))
+	}
+	return nil
+}
+
+// failureSummary names the commonest reasons recorded by fail (the gateway's
+// answers), to tell why users failed: "; 12× no_token: POST /api/tokens: 503
+// unavailable".
+func (r *runner) failureSummary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	type reason struct {
+		why string
+		n   int
+	}
+	var all []reason
+	for why, n := range r.failures {
+		all = append(all, reason{why, n})
+	}
+	slices.SortFunc(all, func(a, b reason) int { return cmp.Or(b.n-a.n, strings.Compare(a.why, b.why)) })
+	var b strings.Builder
+	for i, x := range all {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(&b, "; %d× %s", x.n, x.why)
+	}
+	return b.String()
 }

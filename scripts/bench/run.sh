@@ -32,17 +32,23 @@
 #   5. The cost of REDIS_WAIT_REPLICAS=1: token issues and holds of a
 #      gateway with WAIT and of one without, in turn, on a private master
 #      with one replica.
+#   6. CPU per request of the token issue, poll, seat hold and payment, on
+#      a gateway that sends each token issue and hold to Redis alone and on
+#      one that batches them, in turn: the gateway's and Redis's CPU from
+#      /proc, Redis's INFO commandstats, and a CPU profile of each run.
 #
 # BENCH_PHASES (all) picks phases: a space-separated list of gobench, routes,
-# rush, memory and wait. Only a run of all of them writes docs/benchmarks.md;
-# any other prints the table of its HTTP routes and the report of the wait
-# phase (those it ran), for instance
+# cpu, rush, memory and wait. Only a run of all of them writes docs/benchmarks.md;
+# any other prints the table of its HTTP routes and the reports of the wait
+# and cpu phases (those it ran), for instance
 #   BENCH_PHASES=wait BENCH_ROUNDS=1 bash scripts/bench/run.sh
 #
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
 # BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
-# BENCH_HOLD_USERS (75000),
+# BENCH_HOLD_USERS (75000), BENCH_CPU_DURATION (3s, each wrk run of the CPU
+# phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (12000) (payments
+# and holds a second that the CPU phase prepares for),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
 # the work directory), BENCH_MANY_CONNS (4096), BENCH_OPEN_SHARE (0.8: the
 # open-loop rate as a share of the 64-connection req/s).
@@ -318,6 +324,133 @@ kill "$BASE_PID"
 wait "$BASE_PID" 2>/dev/null || true
 fi
 
+if on cpu; then
+	log "CPU per request: the hot routes on a gateway without batching and one with, in turn"
+	# Two replicas of one deployment (one key prefix, one database, one
+	# token secret): "before" sends every token issue and hold alone
+	# (REDIS_BATCH=1 HOLD_BATCH=1), "after" batches them (64). Both are
+	# cmd/benchbase -gateway, the same binary, with a pprof listener each;
+	# each route runs on one and then the other, and every run of both is
+	# profiled, so the profiler's small cost weighs on both alike.
+	# Short runs: a route's CPU per request needs no more, and the phase
+	# stays near a minute and a half with its preparation.
+	CPU_DURATION=${BENCH_CPU_DURATION:-3s}
+	CPU_SECS=${CPU_DURATION%s}
+	[[ $CPU_SECS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_CPU_DURATION must be whole seconds (3s)" >&2; exit 1; }
+	# Enough holds and seats for two runs at rates above this machine's.
+	CPU_PAY_PER_RUN=$((CPU_SECS * ${BENCH_CPU_PAY_RATE:-800}))
+	CPU_HOLD_PER_RUN=$((CPU_SECS * ${BENCH_CPU_HOLD_RATE:-12000}))
+	CPU_PAY_USERS=$((2 * CPU_PAY_PER_RUN))
+	CPU_HOLD_USERS=$((2 * CPU_HOLD_PER_RUN / 4))
+	CPU_DATES=$(((CPU_PAY_USERS + 2 * CPU_HOLD_PER_RUN + 4999) / 5000))
+	CPU_FIRST=$(date -d tomorrow +%F)
+	CPU_DATE_LIST=$(for i in $(seq 0 $((CPU_DATES - 1))); do date -d "$CPU_FIRST + $i day" +%F; done | paste -sd,)
+	CPU=$R/cpu
+	mkdir -p "$CPU"
+	db=rgbench_${RUN}_cpu
+	DBS+=("$db")
+	CPU_ENV=(REDIS_URL="$REDIS_URL" DATABASE_URL="$PG/$db?sslmode=disable" KEY_PREFIX="rgbench:$RUN:cpu:"
+		ADMIN_TOKEN="$ADMIN_TOKEN" TOKEN_SECRET="bench-token-secret-$RUN" ENTER_RATE_PER_IP=0 LOG_LEVEL=warn
+		ADMIT_PER_SECOND=100000 MAX_ACTIVE=1000000 MAX_HOLDS_PER_USER=4 HOLD_TTL=30m)
+	record env "${CPU_ENV[@]}" "$BIN/rushgate" seed --dates "$CPU_DATES" --seats 5000 --price 10000 --first-date "$CPU_FIRST" >/dev/null
+	declare -A CPU_URL CPU_PID CPU_PPROF
+	for mode in before after; do
+		batch=1
+		[[ $mode == after ]] && batch=64
+		port=$(spare_port)
+		pport=$(spare_port)
+		note env "${CPU_ENV[@]}" REDIS_BATCH=$batch HOLD_BATCH=$batch "$BIN/benchbase" -gateway -addr "127.0.0.1:$port" -pprof "127.0.0.1:$pport"
+		env "${CPU_ENV[@]}" REDIS_BATCH=$batch HOLD_BATCH=$batch "$BIN/benchbase" -gateway -addr "127.0.0.1:$port" \
+			-pprof "127.0.0.1:$pport" 2>"$WORK/gateway-cpu-$mode.log" &
+		CPU_PID[$mode]=$!
+		PIDS+=("${CPU_PID[$mode]}")
+		CPU_URL[$mode]=http://127.0.0.1:$port
+		CPU_PPROF[$mode]=http://127.0.0.1:$pport
+		wait_http "${CPU_URL[$mode]}/readyz"
+	done
+	GW_URL=${CPU_URL[after]}
+	# Admitted users first (holds take the first seats in order, so the
+	# wrk holds start after them), then admission paused, so that the polls
+	# are of waiting tokens and every new token waits, as in the routes phase.
+	# The holds go through the before gateway and the rest through the
+	# after one, so that neither meets its first payment with no Postgres
+	# connection open.
+	record "$BIN/rushload" holds -url "${CPU_URL[before]}" -users "$CPU_PAY_USERS" -out "$CPU/pay-holds.tsv"
+	record "$BIN/rushload" tokens -url "$GW_URL" -users "$CPU_HOLD_USERS" -active -out "$CPU/hold-tokens.tsv"
+	record curl -fsS -o /dev/null -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+		-d '{"paused":true}' "$GW_URL/admin/queue?concert_id=1"
+	sleep 1.5 # every replica applies new settings within a second
+	record "$BIN/rushload" tokens -url "$GW_URL" -users 1000 -out "$CPU/poll-tokens.tsv"
+	REDIS_PID=$(rcli info server | awk -F: '/^process_id:/ { print $2 }' | tr -d '\r')
+	echo "clk_tck=$(getconf CLK_TCK)" >"$CPU/meta.txt"
+	echo "pay_holds_per_run=$CPU_PAY_PER_RUN" >>"$CPU/meta.txt"
+	# cpu_snap FILE PID: the process's and Redis's CPU ticks (utime+stime,
+	# from /proc; the fields after the command name) and INFO commandstats.
+	cpu_snap() {
+		{
+			echo "gateway_ticks=$(sed 's/^.*) //' "/proc/$2/stat" | awk '{ print $12 + $13 }')"
+			echo "redis_ticks=$(sed 's/^.*) //' "/proc/$REDIS_PID/stat" | awk '{ print $12 + $13 }')"
+			rcli info commandstats | tr -d '\r' | grep '^cmdstat_'
+		} >"$1"
+	}
+	# What the two idle replicas' own loops (admission ticks, live counts)
+	# cost: the report takes it away from the runs' figures.
+	for mode in before after; do cpu_snap "$CPU/idle_$mode.before" "${CPU_PID[$mode]}"; done
+	sleep 2
+	for mode in before after; do cpu_snap "$CPU/idle_$mode.after" "${CPU_PID[$mode]}"; done
+	echo "idle_seconds=2" >>"$CPU/meta.txt"
+	# cpu_run ROUTE MODE SCRIPT [VAR=VALUE...]: one wrk run on MODE's
+	# gateway, with the CPU readings around it and a CPU profile during it.
+	cpu_run() {
+		local route=$1 mode=$2 script=$3 label=cpu_${1}_$2
+		shift 3
+		WRK_SCRIPT_ARGS=(-s "scripts/bench/$script")
+		cpu_snap "$CPU/$label.before" "${CPU_PID[$mode]}"
+		curl -fsS -o "$CPU/$label.pprof" "${CPU_PPROF[$mode]}/debug/pprof/profile?seconds=$((CPU_SECS > 2 ? CPU_SECS - 1 : 1))" &
+		local prof=$!
+		WRK_DURATION=$CPU_DURATION wrk_run "$label" "${CPU_URL[$mode]}" "$@"
+		cpu_snap "$CPU/$label.after" "${CPU_PID[$mode]}"
+		wait "$prof" || echo "bench: no CPU profile of $label" >&2
+	}
+	for mode in before after; do
+		cpu_run tokens "$mode" tokens.lua WRK_PREFIX="cpu$RUN-$mode"
+	done
+	for mode in before after; do
+		cpu_run poll "$mode" poll.lua WRK_TOKENS="$CPU/poll-tokens.tsv"
+	done
+	i=0
+	for mode in before after; do
+		cpu_run hold "$mode" hold.lua WRK_TOKENS="$CPU/hold-tokens.tsv" WRK_DATES="$CPU_DATE_LIST" WRK_SEATS=5000 \
+			WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$((CPU_PAY_USERS + i * CPU_HOLD_PER_RUN))
+		i=$((i + 1))
+	done
+	i=0
+	for mode in before after; do
+		cpu_run pay "$mode" pay.lua WRK_HOLDS="$CPU/pay-holds.tsv" WRK_THREADS=$THREADS WRK_STATUSES="$CPU/cpu_pay_$mode.statuses" \
+			WRK_FIRST=$((i * CPU_PAY_PER_RUN)) WRK_COUNT=$CPU_PAY_PER_RUN
+		i=$((i + 1))
+	done
+	# The report shows the after gateway's profiles: the top functions by
+	# their own share.
+	CPU_LANDMARKS='httpapi\.\(\*server\)\.handle[A-Z][A-Za-z]*$|go-redis/v9\.\(\*baseClient\)\._process$|lib/pq\.\(\*conn\)\.(query|Exec)$'
+	CPU_LANDMARKS+='|^encoding/json\.(Unmarshal|Marshal)$|net/http\.\(\*conn\)\.readRequest$|net/http\.\(\*response\)\.finishRequest$'
+	CPU_LANDMARKS+='|^runtime\.mallocgc$|^runtime\.gcBgMarkWorker$|linux\.Syscall6$'
+	# Batches and payments run partly off the handler's goroutine.
+	CPU_LANDMARKS+='|internal/coalesce\.\(\*Batcher\[.*\]\)\.send$|rushgate/payment\.\(\*Service\)\.pay$'
+	for f in "$CPU"/cpu_*_after.pprof; do
+		[[ -s $f ]] || continue
+		go tool pprof -top -nodecount=8 "$f" >"${f%.pprof}.top" 2>/dev/null
+		# And the cumulative share of a few landmarks: the route's handler,
+		# a batch's run, a payment, the Redis and Postgres clients, JSON,
+		# reading and answering HTTP, allocation and GC, system calls.
+		go tool pprof -top -cum -nodecount=10 -show="$CPU_LANDMARKS" "$f" >"${f%.pprof}.cum" 2>/dev/null
+	done
+	for mode in before after; do
+		kill -TERM "${CPU_PID[$mode]}"
+		wait "${CPU_PID[$mode]}" 2>/dev/null || true
+	done
+fi
+
 if on rush; then
 log "rush: $RUSH_USERS users, one date of $RUSH_SEATS seats, admission $RUSH_RATE/s"
 rcli flushall >/dev/null
@@ -397,6 +530,7 @@ if [[ $PHASES != all ]]; then
 	log "report of the phases run ($PHASES; a partial run does not write $OUT_MD)"
 	if on routes; then go run ./scripts/bench/report -http-only -dir "$R"; fi
 	if on wait; then go run ./scripts/bench/report -wait-only -dir "$R"; fi
+	if on cpu; then go run ./scripts/bench/report -cpu-only -dir "$R"; fi
 	exit 0
 fi
 log "report"

@@ -22,6 +22,7 @@ func main() {
 	dir := flag.String("dir", "", "the results directory of scripts/bench/run.sh")
 	httpOnly := flag.Bool("http-only", false, "print only the table of the wrk runs found (a run of some phases)")
 	waitOnly := flag.Bool("wait-only", false, "write only the REDIS_WAIT_REPLICAS section (BENCH_PHASES=wait)")
+	cpuOnly := flag.Bool("cpu-only", false, "write only the CPU per request section (BENCH_PHASES=cpu)")
 	flag.Parse()
 	run := write
 	switch {
@@ -29,6 +30,8 @@ func main() {
 		run = writeHTTP
 	case *waitOnly:
 		run = writeWaitOnly
+	case *cpuOnly:
+		run = writeCPUOnly
 	}
 	if err := run(os.Stdout, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
@@ -337,6 +340,7 @@ func write(w io.Writer, dir string) error {
 	p("operation across both cores; the others are one operation at a time.")
 	p("")
 	writeWait(p, runs)
+	writeCPU(p, dir, runs)
 	p("## The rush")
 	p("")
 	p("%d users arrive at once for one date of %d seats; the gateway admits %.0f per second. rushload", rep.Users, rep.SeatsOffered, adm.ConfiguredRate)
