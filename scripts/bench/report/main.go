@@ -305,7 +305,7 @@ func write(w io.Writer, dir string) error {
 	p("")
 	p("Polls use 1,000 waiting tokens round robin (admission paused, so each is answered from the")
 	p("replica's copy of the admission head). Each token request is a new user (201). Each hold is a")
-	p("different seat of 60 dates × 5,000 seats, by 75,000 admitted users making 4 holds each (the")
+	p("different seat of 80 dates × 5,000 seats, by 100,000 admitted users making 4 holds each (the")
 	p("gateway's MAX_HOLDS_PER_USER); the EVALSHA baseline is measured in turn with both phases. errors")
 	p("counts any answer but 2xx. The rows at %s connections are the poll and the token issue again,", conns(pollMany))
 	p("each round right after its 64-connection run on the same gateway: a rush is thousands of phones")
