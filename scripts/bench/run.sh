@@ -146,8 +146,8 @@ record() {
 	"$@"
 }
 
-wait_http() { # url
-	for _ in $(seq 200); do
+wait_http() { # url (a gateway loads its whole catalogue first: up to a minute)
+	for _ in $(seq 600); do
 		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
