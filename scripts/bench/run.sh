@@ -112,10 +112,14 @@ need redis-server "apt-get install redis-server"
 need redis-cli "apt-get install redis-tools"
 need psql "apt-get install postgresql-client"
 
+# spare_port: a port nobody listens on, below the ephemeral range: thousands
+# of client connections (wrk, rushload open) hold ports of that range, and a
+# server cannot listen on a port a live connection uses.
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 spare_port() {
 	local p
 	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
 	done
 	echo "bench: no spare port" >&2
@@ -151,7 +155,8 @@ wait_http() { # url (a gateway loads its whole catalogue first: up to a minute)
 		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "bench: $1 does not answer" >&2
+	echo "bench: $1 does not answer; the servers' logs end with:" >&2
+	tail -n 3 "$WORK"/*.log >&2 || true
 	return 1
 }
 
