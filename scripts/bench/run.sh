@@ -346,7 +346,7 @@ if on cpu; then
 	[[ $CPU_SECS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_CPU_DURATION must be whole seconds (3s)" >&2; exit 1; }
 	# Enough holds and seats for two runs at rates above this machine's.
 	CPU_PAY_PER_RUN=$((CPU_SECS * ${BENCH_CPU_PAY_RATE:-800}))
-	CPU_HOLD_PER_RUN=$((CPU_SECS * ${BENCH_CPU_HOLD_RATE:-12000}))
+	CPU_HOLD_PER_RUN=$((CPU_SECS * ${BENCH_CPU_HOLD_RATE:-20000}))
 	CPU_PAY_USERS=$((2 * CPU_PAY_PER_RUN))
 	CPU_HOLD_USERS=$((2 * CPU_HOLD_PER_RUN / 4))
 	CPU_DATES=$(((CPU_PAY_USERS + 2 * CPU_HOLD_PER_RUN + 4999) / 5000))
