@@ -47,7 +47,7 @@
 # BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
 # BENCH_HOLD_USERS (100000), BENCH_CPU_DURATION (3s, each wrk run of the CPU
-# phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (12000) (payments
+# phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (20000) (payments
 # and holds a second that the CPU phase prepares for),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
 # the work directory), BENCH_MANY_CONNS (4096), BENCH_OPEN_SHARE (0.8: the
