@@ -24,17 +24,7 @@ func TestUncachedIdsAreUnavailableNotMissingWhilePostgresIsDown(t *testing.T) {
 	db, dsn := testenv.Postgres(t)
 	createConcert(t, db, 1, 2, 10)
 	rdb, keys := testenv.Redis(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := faultproxy.Start(t, u.Host)
-	u.Host = proxy.Addr()
-	viaProxy, err := sqlx.Open("postgres", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { viaProxy.Close() })
+	proxy, viaProxy := postgresBehindProxy(t, dsn)
 	clk := testenv.NewClock(start)
 	svc := booking.NewService(viaProxy, rdb, keys, booking.Config{Now: clk.Now, RefreshOnMiss: time.Second})
 	ctx := context.Background()
@@ -96,17 +86,7 @@ func TestHoldsWhoseIDBlockRunsOutWhilePostgresIsDown(t *testing.T) {
 	createConcert(t, db, 1, 1, seats)
 	smallIDBlocks(t, db, block)
 	rdb, keys := testenv.Redis(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := faultproxy.Start(t, u.Host)
-	u.Host = proxy.Addr()
-	viaProxy, err := sqlx.Open("postgres", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { viaProxy.Close() })
+	proxy, viaProxy := postgresBehindProxy(t, dsn)
 	svc := booking.NewService(viaProxy, rdb, keys, booking.Config{HoldBatch: 64, MaxHoldsPerUser: 4})
 	ctx := context.Background()
 	if err := svc.Refresh(ctx); err != nil {
@@ -179,4 +159,22 @@ func TestHoldsWhoseIDBlockRunsOutWhilePostgresIsDown(t *testing.T) {
 		}
 		ids[h.ID] = true
 	}
+}
+
+// postgresBehindProxy is a pool of the database at dsn through a proxy the
+// test can cut.
+func postgresBehindProxy(t *testing.T, dsn string) (*faultproxy.Proxy, *sqlx.DB) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := faultproxy.Start(t, u.Host)
+	u.Host = proxy.Addr()
+	db, err := sqlx.Open("postgres", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return proxy, db
 }

@@ -301,22 +301,7 @@ func shortenShapes(l string) string {
 
 // writeCPUOnly is the report of a run of the CPU phase alone.
 func writeCPUOnly(w io.Writer, dir string) error {
-	runs, err := readRuns(dir)
-	if err != nil {
-		return err
-	}
-	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	writeCPU(p, dir, runs)
-	commands, err := readLines(filepath.Join(dir, "commands.txt"))
-	if err != nil {
-		return err
-	}
-	p("```sh")
-	for _, c := range commands {
-		p("%s", c)
-	}
-	p("```")
-	return nil
+	return writeSection(w, dir, func(p func(string, ...any), runs map[string][]wrkResult) { writeCPU(p, dir, runs) })
 }
 
 // payErrors tells the payments answered other than 201 in each mode, from

@@ -571,12 +571,18 @@ func writeWait(p func(string, ...any), runs map[string][]wrkResult) {
 
 // writeWaitOnly is the report of a run of the WAIT phase alone.
 func writeWaitOnly(w io.Writer, dir string) error {
+	return writeSection(w, dir, func(p func(string, ...any), runs map[string][]wrkResult) { writeWait(p, runs) })
+}
+
+// writeSection is the report of a run of one phase alone: its section, then
+// the commands that produced it.
+func writeSection(w io.Writer, dir string, section func(p func(string, ...any), runs map[string][]wrkResult)) error {
 	runs, err := readRuns(dir)
 	if err != nil {
 		return err
 	}
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	writeWait(p, runs)
+	section(p, runs)
 	commands, err := readLines(filepath.Join(dir, "commands.txt"))
 	if err != nil {
 		return err
