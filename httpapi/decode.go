@@ -41,6 +41,9 @@ func readFields(c *gin.Context, allowEmpty bool) (fields, error) {
 		}
 		return nil, invalid("request body must be a JSON object")
 	}
+	if f, ok := decodeFlat(body); ok {
+		return f, nil
+	}
 	var f fields
 	if err := json.Unmarshal(body, &f); err != nil || f == nil {
 		if name := fieldAtSyntaxError(body); name != "" {
@@ -88,6 +91,9 @@ func (f fields) has(name string) bool {
 func (f fields) string(name string) (string, error) {
 	if !f.has(name) {
 		return "", invalid(name + " is required")
+	}
+	if s, ok := plainContent(f[name]); ok {
+		return s, nil
 	}
 	var s string
 	if err := json.Unmarshal(f[name], &s); err != nil {
