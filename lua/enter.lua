@@ -69,13 +69,15 @@ for i = 6, #ARGV do
 end
 
 -- Nothing is written above this line.
--- The generation goes as it came: a Lua number would be written in 14 digits.
-redis.call('HSETNX', q, 'gen', ARGV[4])
-local gen = tonumber(redis.call('HGET', q, 'gen'))
-
 -- The sale's state is the same for the whole batch: only admission and the
 -- admin scripts change it, and they cannot run inside this one.
-local st = redis.call('HMGET', q, 'sold_out', 'phase', 'opens_at_ms', 'open_seq', 'open_ms')
+local st = redis.call('HMGET', q, 'sold_out', 'phase', 'opens_at_ms', 'open_seq', 'open_ms', 'gen')
+local gen = tonumber(st[6])
+if not gen then
+  -- The generation goes as it came: a Lua number would be written in 14 digits.
+  redis.call('HSET', q, 'gen', ARGV[4])
+  gen = tonumber(ARGV[4])
+end
 local sold_out = st[1] == '1'
 local phase = st[2] or ''
 local opens_at = tonumber(st[3]) or 0
@@ -86,7 +88,7 @@ local open_ms = tonumber(st[5]) or 0
 -- date by the new entries of this batch.
 local newest = false
 
--- A new user costs three calls, not nine: what a batch needs many times is
+-- A new user costs two calls (HGET active_users, ZADD NX waiting), not nine: what a batch needs many times is
 -- read once and kept here, and what it writes for every new user is written
 -- once at the end. Each redis.call costs about a microsecond in itself, more
 -- than most of the commands it runs.
@@ -115,6 +117,34 @@ end
 local function beat(user)
   local old = tonumber(redis.call('HGET', heartbeats, user))
   if old and old < alive_until then redis.call('HSET', heartbeats, user, alive_until) end
+end
+
+-- The sequence a new entry would take (taken only by took).
+local function next_seq()
+  if last_seq == false then last_seq = tonumber(redis.call('GET', seqkey)) or 0 end
+  return last_seq + 1
+end
+
+-- took records that user took seq, the next sequence, now: the arrival
+-- count, the issue-second timeline and the user's first heartbeat. Returns
+-- the issue second.
+local function took(user, seq)
+  last_seq = seq
+  local sec = math.floor(now / 1000)
+  if newest == false then
+    local last = redis.call('ZREVRANGE', timeline, 0, 0)
+    newest = #last > 0 and tonumber(last[1]) or nil
+  end
+  if newest and newest >= sec then
+    -- Same second (or a replica whose clock is behind): keep issue times monotonic.
+    sec = newest
+  else
+    redis.call('ZADD', timeline, seq, sec)
+    newest = sec
+  end
+  new_beats[#new_beats + 1] = user
+  new_beats[#new_beats + 1] = alive_until
+  return sec
 end
 
 local function enter(user)
@@ -178,6 +208,18 @@ local function enter(user)
     redis.call('HDEL', prequeue, user)
   end
 
+  -- Most arrivals are new: one ZADD NX both finds that the user has no
+  -- place in line and takes the next one. A user who has a place keeps it
+  -- (NX), and is then looked up as below.
+  if phase ~= 'scheduled' then
+    local seq = next_seq()
+    if redis.call('ZADD', waiting, 'NX', seq, user) == 1 then
+      local sec = took(user, seq)
+      if card == false then card = redis.call('ZCARD', waiting) else card = card + 1 end
+      return {1, seq, sec, card, 0, 0, opens_at, gen}
+    end
+  end
+
   local wseq = redis.call('ZSCORE', waiting, user)
   if wseq then
     wseq = tonumber(wseq)
@@ -191,29 +233,15 @@ local function enter(user)
     card = false
   end
 
-  if last_seq == false then last_seq = tonumber(redis.call('GET', seqkey)) or 0 end
-  last_seq = last_seq + 1
-  local seq = last_seq
-  local sec = math.floor(now / 1000)
-  if newest == false then
-    local last = redis.call('ZREVRANGE', timeline, 0, 0)
-    newest = #last > 0 and tonumber(last[1]) or nil
-  end
-  if newest and newest >= sec then
-    -- Same second (or a replica whose clock is behind): keep issue times monotonic.
-    sec = newest
-  else
-    redis.call('ZADD', timeline, seq, sec)
-    newest = sec
-  end
-  new_beats[#new_beats + 1] = user
-  new_beats[#new_beats + 1] = alive_until
+  local seq = next_seq()
   if phase == 'scheduled' then
+    local sec = took(user, seq)
     redis.call('HSET', prequeue, user, string.format('%d:%d', seq, sec))
     has_prequeue = true
     return {1, seq, sec, 0, 0, 2, opens_at, gen}
   end
   redis.call('ZADD', waiting, seq, user)
+  local sec = took(user, seq)
   if card == false then card = redis.call('ZCARD', waiting) else card = card + 1 end
   return {1, seq, sec, card, 0, 0, opens_at, gen}
 end
