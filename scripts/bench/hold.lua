@@ -4,7 +4,8 @@
 -- it takes seat g counted across the dates of $WRK_DATES (comma separated)
 -- of $WRK_SEATS seats each, for user g / $WRK_HOLDS_PER_USER (the gateway's
 -- MAX_HOLDS_PER_USER), so that every request can succeed (201) while tokens
--- and seats last. Successive runs pass successive offsets.
+-- and seats last. Successive runs pass successive offsets. $WRK_PATH sends
+-- the same requests elsewhere (the EVALSHA baseline: POST /evalsha).
 package.path = "scripts/bench/?.lua;" .. package.path
 local common = require("common")
 
@@ -15,6 +16,7 @@ local threads = tonumber(os.getenv("WRK_THREADS") or "1")
 local seats = tonumber(os.getenv("WRK_SEATS"))
 local per_user = tonumber(os.getenv("WRK_HOLDS_PER_USER") or "4")
 local offset = tonumber(os.getenv("WRK_OFFSET") or "0")
+local path = os.getenv("WRK_PATH") or "/api/reservation"
 local dates, users, k = {}, {}, 0
 local headers = { ["Content-Type"] = "application/json" }
 
@@ -31,5 +33,5 @@ function request()
   local body = string.format('{"user_id":"%s","reservation_date":"%s","reservation_seat":%d}',
     u.user, date, g % seats + 1)
   headers["Authorization"] = "Bearer " .. u.token
-  return wrk.format("POST", "/api/reservation", headers, body)
+  return wrk.format("POST", path, headers, body)
 end

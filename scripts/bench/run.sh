@@ -308,9 +308,10 @@ record "$BIN/rushload" tokens -url "$GW_URL" -users "$HOLD_USERS" -active -out "
 DATES=$(for i in $(seq 0 $((HOLD_DATES - 1))); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
 PER_ROUND=$((HOLD_DATES * 5000 / ROUNDS / 4 * 4))
 for round in $(seq "$ROUNDS"); do
-	WRK_SCRIPT_ARGS=(-s scripts/bench/tokens.lua)
-	wrk_run base_evalsha "$BASE_URL" WRK_PATH=/evalsha WRK_PREFIX="base$RUN-h$round"
+	# The baseline is sent the holds' own requests (the EVALSHA ignores them).
 	WRK_SCRIPT_ARGS=(-s scripts/bench/hold.lua)
+	wrk_run base_evalsha_hold "$BASE_URL" WRK_PATH=/evalsha WRK_TOKENS="$R/hold-tokens.tsv" WRK_DATES="$DATES" \
+		WRK_SEATS=5000 WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=0
 	wrk_run gw_hold "$GW_URL" WRK_TOKENS="$R/hold-tokens.tsv" WRK_DATES="$DATES" WRK_SEATS=5000 \
 		WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$(((round - 1) * PER_ROUND))
 	# The round's holds are numbered from its offset: wrk's count up from

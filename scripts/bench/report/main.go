@@ -171,7 +171,7 @@ func write(w io.Writer, dir string) error {
 	for label, rs := range runs {
 		wrk[label] = median(rs)
 	}
-	for _, l := range []string{"base_fixed", "base_zrank", "base_evalsha", "gw_poll", "gw_tokens", "gw_hold", "gw_page", "gw_assets",
+	for _, l := range []string{"base_fixed", "base_zrank", "base_evalsha", "base_evalsha_hold", "gw_poll", "gw_tokens", "gw_hold", "gw_page", "gw_assets",
 		"gw_poll_many", "gw_tokens_many"} {
 		if _, ok := wrk[l]; !ok {
 			return fmt.Errorf("wrk.jsonl: no %s run", l)
@@ -218,13 +218,14 @@ func write(w io.Writer, dir string) error {
 	assetCount, _ := strconv.Atoi(page["assets"])
 	firstLoad := pageBytes + assetBytes
 	fixed, zrank, evalsha := wrk["base_fixed"], wrk["base_zrank"], wrk["base_evalsha"]
+	evalshaHold := wrk["base_evalsha_hold"]
 	ratio := func(a, b wrkResult) float64 { return a.RPS / b.RPS }
 	adm := rep.Admission
 	targets := []target{
 		{"poll vs one ZRANK", "≥ 1.5×", fmt.Sprintf("%.2f×", ratio(poll, zrank)), ratio(poll, zrank) >= 1.5},
 		{"poll vs fixed JSON (ceiling)", "≥ 0.85×", fmt.Sprintf("%.2f×", ratio(poll, fixed)), ratio(poll, fixed) >= 0.85},
 		{"token issue vs one EVALSHA", "≥ 1.2×", fmt.Sprintf("%.2f×", ratio(tokens, evalsha)), ratio(tokens, evalsha) >= 1.2},
-		{"seat hold vs one EVALSHA", "≥ 1.0×", fmt.Sprintf("%.2f×", ratio(hold, evalsha)), ratio(hold, evalsha) >= 1.0},
+		{"seat hold vs one EVALSHA", "≥ 1.0×", fmt.Sprintf("%.2f×", ratio(hold, evalshaHold)), ratio(hold, evalshaHold) >= 1.0},
 		{"waiting page, first load (gzip)", "< 60 KB", fmt.Sprintf("%.1f KB in %d requests", float64(firstLoad)/1024, 1+assetCount), firstLoad > 0 && firstLoad < 60*1024},
 		{"poll p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", poll.P99), poll.P99 < 20},
 		{"token issue p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", tokens.P99), tokens.P99 < 20},
@@ -295,9 +296,10 @@ func write(w io.Writer, dir string) error {
 	row("baseline", "GET /fixed (fixed JSON)", fixed, "")
 	row("baseline", "GET /zrank (one ZRANK)", zrank, "")
 	row("baseline", "POST /evalsha (one EVALSHA)", evalsha, "")
+	row("baseline", "POST /evalsha (one EVALSHA), a hold's requests", evalshaHold, "")
 	row("gateway", "GET /api/queue/position", poll, fmt.Sprintf("%.2f× ZRANK, %.2f× fixed", ratio(poll, zrank), ratio(poll, fixed)))
 	row("gateway", "POST /api/tokens", tokens, fmt.Sprintf("%.2f× EVALSHA", ratio(tokens, evalsha)))
-	row("gateway", "POST /api/reservation", hold, fmt.Sprintf("%.2f× EVALSHA", ratio(hold, evalsha)))
+	row("gateway", "POST /api/reservation", hold, fmt.Sprintf("%.2f× EVALSHA (a hold's requests), %.2f× EVALSHA", ratio(hold, evalshaHold), ratio(hold, evalsha)))
 	row("gateway", fmt.Sprintf("GET /api/queue/position, %s connections", conns(pollMany)), pollMany, fmt.Sprintf("%.2f× at 64", ratio(pollMany, poll)))
 	row("gateway", fmt.Sprintf("POST /api/tokens, %s connections", conns(tokensMany)), tokensMany, fmt.Sprintf("%.2f× at 64", ratio(tokensMany, tokens)))
 	row("gateway", "GET /wait/1 (waiting page)", pageRun, fmt.Sprintf("%.2f× fixed", ratio(pageRun, fixed)))
@@ -306,7 +308,10 @@ func write(w io.Writer, dir string) error {
 	p("Polls use 1,000 waiting tokens round robin (admission paused, so each is answered from the")
 	p("replica's copy of the admission head). Each token request is a new user (201). Each hold is a")
 	p("different seat of 80 dates × 5,000 seats, by 100,000 admitted users making 4 holds each (the")
-	p("gateway's MAX_HOLDS_PER_USER); the EVALSHA baseline is measured in turn with both phases. errors")
+	p("gateway's MAX_HOLDS_PER_USER). The EVALSHA baseline is sent the token issue's requests in the")
+	p("queue phase and, in the hold phase, the holds' own requests (the same wrk script, bodies and bearer")
+	p("tokens, to POST /evalsha): on shared cores the load generator's cost per request weighs on the")
+	p("server it drives, and a hold's request costs wrk more to build and send than a token issue's. errors")
 	p("counts any answer but 2xx. The rows at %s connections are the poll and the token issue again,", conns(pollMany))
 	p("each round right after its 64-connection run on the same gateway: a rush is thousands of phones")
 	p("opening connections at once, not a few keep-alive clients.")
