@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -11,6 +12,33 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	// The series each route and status already has, found without hashing
+	// label values and formatting the status on every request.
+	counters  sync.Map // routeStatus -> prometheus.Counter
+	observers sync.Map // route -> prometheus.Observer
+}
+
+type routeStatus struct {
+	route  string
+	status int
+}
+
+func (m *httpMetrics) counter(route string, status int) prometheus.Counter {
+	k := routeStatus{route, status}
+	if c, ok := m.counters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.counters.LoadOrStore(k, m.requests.WithLabelValues(route, strconv.Itoa(status)))
+	return c.(prometheus.Counter)
+}
+
+func (m *httpMetrics) observer(route string) prometheus.Observer {
+	if o, ok := m.observers.Load(route); ok {
+		return o.(prometheus.Observer)
+	}
+	o, _ := m.observers.LoadOrStore(route, m.latency.WithLabelValues(route))
+	return o.(prometheus.Observer)
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -42,6 +70,6 @@ func (s *server) observe(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.metrics.requests.WithLabelValues(route, strconv.Itoa(c.Writer.Status())).Inc()
-	s.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	s.metrics.counter(route, c.Writer.Status()).Inc()
+	s.metrics.observer(route).Observe(time.Since(start).Seconds())
 }

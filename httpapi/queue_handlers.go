@@ -148,10 +148,19 @@ var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 // writeRaw answers status with the JSON that appendBody appends to a pooled
 // buffer: the floods of a rush (enter, poll, hold) are answered without
 // reflection or a per-request allocation.
+// jsonContentType is shared by the answers of writeRaw (gin would allocate
+// a new one for each; see headers for why sharing is safe).
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
 func writeRaw(c *gin.Context, status int, appendBody func([]byte) []byte) {
 	buf := bufs.Get().(*[]byte)
 	b := appendBody((*buf)[:0])
-	c.Data(status, "application/json; charset=utf-8", b)
+	// Written straight: gin's Data would allocate a Content-Type and a
+	// Content-Length, and net/http sets the latter itself for a body this
+	// small, answered whole when the handler returns.
+	c.Writer.Header()["Content-Type"] = jsonContentType
+	c.Status(status)
+	c.Writer.Write(b)
 	*buf = b
 	bufs.Put(buf)
 }
