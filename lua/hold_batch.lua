@@ -84,13 +84,22 @@ end
 local offered = new_first ~= ''
 
 -- Every Redis call costs about a microsecond inside the script, and a hold
--- is the hot path of a rush: the success path of a hold makes nine at most.
+-- is the hot path of a rush: the success path of a hold makes eight calls of
+-- its own at most, besides what the run reads once for all its holds (and,
+-- every 32nd id, two prunes).
 -- What the holds of a run share is read once and written once: the id
 -- block (read at the first hold that needs an id, counted here, written back
 -- before the run returns) and each date's held set (its new members added
 -- in one ZADD at the end: nothing in the run reads it). The user's set of
 -- holds is written at once: the next hold of the same user counts it.
+-- Each date's "loaded" bit of the sold cache is read once too, by the
+-- date's first hold in the run that needs it: nothing in a run clears a bit
+-- or deletes the bitmap (a cache lost with its key is found by the next
+-- run), so once read set it stays set for the rest of the run. While it
+-- reads 0 it is not kept: that hold answers -4 and ends the run.
 local ids_loaded, last_id, block_last, ids_dirty = false, nil, nil, false
+-- sold key -> true once its bit 0 read 1 in this run
+local sold_loaded = {}
 -- held key -> {score, member, ...} and the answers (their places in out) of
 -- the holds that added to it
 local held_adds, held_answers, held_keys = {}, {}, {}
@@ -134,7 +143,10 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     if not score or tonumber(score) <= now then return -6, 0, 0 end
   end
   -- A missing sold cache must never read as "nothing sold".
-  if not checked and redis.call('GETBIT', sold, 0) == 0 then return -4, 0, 0 end
+  if not checked and not sold_loaded[sold] then
+    if redis.call('GETBIT', sold, 0) == 0 then return -4, 0, 0 end
+    sold_loaded[sold] = true
+  end
   if redis.call('GETBIT', sold, seat) == 1 then return -2, 0, 0 end
 
   -- Only live holds count; lapsed ones leave by score (no sweeper).
