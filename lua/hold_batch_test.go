@@ -397,6 +397,10 @@ func TestHoldBatchReadsEachDatesLoadedBitOncePerRun(t *testing.T) {
 	if n := calls("GETBIT"); n != 40+2 {
 		t.Errorf("%d GETBITs, want 42: each seat's bit and each date's bit 0", n)
 	}
+	if n := calls("HSET") + calls("PEXPIRE"); n != 1+40 {
+		// The id block once, and each user's new set of holds.
+		t.Errorf("%d HSETs and PEXPIREs, want 41: records are written by one SET", n)
+	}
 
 	// The next run reads the bit again: a cache lost between runs is found.
 	rdb.SetBit(context.Background(), "{c:9}:sold:"+otherDay, 0, 0)
