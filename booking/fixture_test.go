@@ -2,6 +2,9 @@ package booking_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +121,62 @@ func newReal(t testing.TB, cfg booking.Config, dates, seats int) *realEnv {
 		t.Fatalf("seed: %v", err)
 	}
 	return &realEnv{svc: svc, rdb: rdb, db: db, keys: keys}
+}
+
+// recordFieldNames are the fields of a hold record, in the order of its
+// string form ("state|lease|exp|price|seat|date|user").
+var recordFieldNames = []string{"state", "lease", "exp", "price", "seat", "date", "user"}
+
+// recordFields reads the hold record at key as its fields, whether it is a
+// string or a hash made by an older version; a record not claimed has no
+// lease. It answers an empty map when there is no record.
+func recordFields(ctx context.Context, rdb redis.Cmdable, key string) (map[string]string, error) {
+	v, err := rdb.Get(ctx, key).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return map[string]string{}, nil
+	case redis.HasErrorPrefix(err, "WRONGTYPE"):
+		return rdb.HGetAll(ctx, key).Result()
+	case err != nil:
+		return nil, err
+	}
+	f := strings.SplitN(v, "|", len(recordFieldNames))
+	if len(f) != len(recordFieldNames) {
+		return nil, fmt.Errorf("record %s = %q: not of the string form", key, v)
+	}
+	out := map[string]string{}
+	for i, name := range recordFieldNames {
+		if f[i] != "" || name != "lease" {
+			out[name] = f[i]
+		}
+	}
+	return out, nil
+}
+
+// toHashRecord rewrites the hold record at key as the hash an older version
+// wrote (the same fields, the same ttl), as if such a version had made it.
+func toHashRecord(t testing.TB, rdb redis.Cmdable, key string) {
+	t.Helper()
+	ctx := context.Background()
+	rec, err := recordFields(ctx, rdb, key)
+	if err != nil || len(rec) == 0 {
+		t.Fatalf("record %s: %v, %v", key, rec, err)
+	}
+	ttl, err := rdb.PTTL(ctx, key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []any{"user", rec["user"], "date", rec["date"], "seat", rec["seat"], "price", rec["price"],
+		"exp", rec["exp"], "state", rec["state"]}
+	if lease, ok := rec["lease"]; ok {
+		args = append(args, "lease", lease)
+	}
+	if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, key)
+		p.HSet(ctx, key, args...)
+		p.PExpire(ctx, key, ttl)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

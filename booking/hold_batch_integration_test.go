@@ -311,7 +311,7 @@ func TestBatchedHoldsSurviveFailuresMidBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			id, _ := strconv.ParseInt(sid, 10, 64)
-			rec, err := e.rdb.HGetAll(ctx, kc.Hold(id)).Result()
+			rec, err := recordFields(ctx, e.rdb, kc.Hold(id))
 			if err != nil || rec["seat"] != strconv.Itoa(seat) || rec["date"] != day {
 				t.Errorf("seat %s/%d held by %s: record %v (%v)", day, seat, sid, rec, err)
 				continue

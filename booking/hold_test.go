@@ -167,6 +167,16 @@ func TestHold(t *testing.T) {
 }
 
 func TestClaimHold(t *testing.T) {
+	t.Run("string records", func(t *testing.T) { testClaimHold(t, false) })
+	// During a rolling upgrade, holds made by replicas of an older version
+	// still have hash records.
+	t.Run("hash records of an older version", func(t *testing.T) { testClaimHold(t, true) })
+}
+
+// testClaimHold runs the claim tests, on a database of their own; with
+// hashRecords, the holds they claim have records in the hash form of older
+// versions.
+func testClaimHold(t *testing.T, hashRecords bool) {
 	db, _ := testenv.Postgres(t)
 	createConcert(t, db, 1, 1, 10)
 	ctx := context.Background()
@@ -175,6 +185,9 @@ func TestClaimHold(t *testing.T) {
 		h, err := m.svc.Hold(ctx, 1, user, firstDay, seat)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if hashRecords {
+			toHashRecord(t, m.rdb, m.keys.Concert(1).Hold(h.ID))
 		}
 		return h
 	}
@@ -188,6 +201,11 @@ func TestClaimHold(t *testing.T) {
 		}
 		if got != h {
 			t.Errorf("claimed %+v, want %+v", got, h)
+		}
+		// A record keeps its form: an older replica may still read it.
+		want := map[bool]string{false: "string", true: "hash"}[hashRecords]
+		if kind := m.mr.Type(m.keys.Concert(1).Hold(h.ID)); kind != want {
+			t.Errorf("claimed record is a %s, want a %s", kind, want)
 		}
 	})
 

@@ -112,8 +112,80 @@ type record struct {
 	expires   int64 // unix ms
 }
 
-// readRecord reads a hold record; ok is false when Redis has none.
+// readRecord reads a hold record; ok is false when Redis has none. The record
+// is a string (parseRecord); one made by an older version may still be a
+// hash of the same fields, which GET refuses with WRONGTYPE.
 func (s *Service) readRecord(ctx context.Context, kc keyspace.Concert, holdID int64) (r record, ok bool, err error) {
+	val, err := s.rdb.Get(ctx, kc.Hold(holdID)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return record{}, false, nil
+	case redis.HasErrorPrefix(err, "WRONGTYPE"):
+		return s.readHashRecord(ctx, kc, holdID)
+	case err != nil:
+		return record{}, false, fmt.Errorf("booking: read hold %d: %w", holdID, err)
+	}
+	r, err = parseRecord(val)
+	if err != nil {
+		return record{}, false, fmt.Errorf("booking: hold %d: %w", holdID, err)
+	}
+	return r, true, nil
+}
+
+// Record states: a hold record is held, then claimed while a payment runs
+// (with a lease), then paid; a failed payment makes it held again.
+const (
+	stateHeld    = "held"
+	stateClaimed = "claimed"
+	statePaid    = "paid"
+)
+
+// parseRecord reads a record in the form hold_batch.lua writes:
+// "state|lease|exp|price|seat|date|user". Only the user id, last, may hold a
+// '|', so the first six separators split the fields whatever the user id.
+// The lease is set exactly while the hold is claimed.
+func parseRecord(s string) (record, error) {
+	f := strings.SplitN(s, "|", 7)
+	if len(f) != 7 {
+		return record{}, fmt.Errorf("bad record %q: %d fields, want 7", s, len(f))
+	}
+	state, lease, exp, price, seat, day, user := f[0], f[1], f[2], f[3], f[4], f[5], f[6]
+	var errs []error
+	switch state {
+	case stateHeld, statePaid:
+		if lease != "" {
+			errs = append(errs, fmt.Errorf("lease %q while %s", lease, state))
+		}
+	case stateClaimed:
+		if _, err := strconv.ParseInt(lease, 10, 64); err != nil {
+			errs = append(errs, fmt.Errorf("lease: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown state %q", state))
+	}
+	r := record{user: user, day: day}
+	var err error
+	if r.expires, err = strconv.ParseInt(exp, 10, 64); err != nil {
+		errs = append(errs, fmt.Errorf("exp: %w", err))
+	}
+	if r.price, err = strconv.ParseInt(price, 10, 64); err != nil {
+		errs = append(errs, fmt.Errorf("price: %w", err))
+	}
+	if r.seat, err = strconv.Atoi(seat); err != nil {
+		errs = append(errs, fmt.Errorf("seat: %w", err))
+	}
+	if _, err := time.Parse(DateLayout, day); err != nil {
+		errs = append(errs, fmt.Errorf("date: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return record{}, fmt.Errorf("bad record %q: %w", s, err)
+	}
+	return r, nil
+}
+
+// readHashRecord reads a record in the hash form of older versions; ok is
+// false when Redis has none (or lacks a field).
+func (s *Service) readHashRecord(ctx context.Context, kc keyspace.Concert, holdID int64) (r record, ok bool, err error) {
 	vals, err := s.rdb.HMGet(ctx, kc.Hold(holdID), "user", "date", "seat", "price", "exp").Result()
 	if err != nil {
 		return record{}, false, fmt.Errorf("booking: read hold %d: %w", holdID, err)

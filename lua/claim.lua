@@ -3,7 +3,10 @@
 -- hold slot are kept until max(expiry, now + lease). The lease bounds how long
 -- a crashed payment can keep a seat.
 --
--- KEYS[1] record      hash    user, date, seat, price, exp, state[, lease]
+-- KEYS[1] record      string  "state|lease|exp|price|seat|date|user" (see
+--                             hold_batch.lua); a record made by an older
+--                             version may be a hash of those fields, and is
+--                             kept a hash
 -- KEYS[2] seat        string  the seat lock (the hold id while held)
 -- KEYS[3] held        zset    seat number -> expiry (ms), per date
 -- KEYS[4] user_holds  zset    hold id -> expiry (ms)
@@ -19,12 +22,22 @@
 --        -2 the hold lapsed (or a previous claim's lease ran out)
 --        -3 already paid
 --        -4 claimed by a payment still running
+-- A string record that is not of that form is an error, before any write.
 
 local rec, seat_key, held, user_holds = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, user = ARGV[1], ARGV[2]
 local now, lease, record_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 
-local f = redis.call('HMGET', rec, 'user', 'state', 'exp', 'lease', 'seat')
+-- f: user, state, exp, lease, seat. r: the string record's fields in their
+-- order, nil for a hash record (or none).
+local f, r
+if redis.call('TYPE', rec)['ok'] == 'string' then
+  r = {string.match(redis.call('GET', rec), '^(%l+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')}
+  if not r[1] then return redis.error_reply('ERR claim: bad hold record') end
+  f = {r[7], r[1], r[3], r[2], r[5]}
+else
+  f = redis.call('HMGET', rec, 'user', 'state', 'exp', 'lease', 'seat')
+end
 if not f[1] or f[1] ~= user then return {-1, 0} end
 local exp = tonumber(f[3])
 if f[2] == 'paid' then return {-3, exp} end
@@ -37,8 +50,13 @@ end
 if exp <= now or redis.call('GET', seat_key) ~= id then return {-2, exp} end
 
 local hold_until = math.max(exp, now + lease)
-redis.call('HSET', rec, 'state', 'claimed', 'lease', hold_until)
-redis.call('PEXPIRE', rec, hold_until - now + record_ttl)
+if r then
+  r[1], r[2] = 'claimed', string.format('%d', hold_until)
+  redis.call('SET', rec, table.concat(r, '|'), 'PX', hold_until - now + record_ttl)
+else
+  redis.call('HSET', rec, 'state', 'claimed', 'lease', hold_until)
+  redis.call('PEXPIRE', rec, hold_until - now + record_ttl)
+end
 redis.call('PEXPIRE', seat_key, hold_until - now)
 redis.call('ZADD', held, hold_until, f[5])
 redis.call('ZADD', user_holds, hold_until, id)

@@ -8,7 +8,14 @@
 --                     last id handed out, 'last' the last id of the block
 -- KEYS[2] hold prefix the record of hold <id> is KEYS[2] .. id; the prefix
 --                     carries the concert's hash tag, so Cluster routes it to
---                     the same slot as the other keys
+--                     the same slot as the other keys. The record is a
+--                     string, "state|lease|exp|price|seat|date|user", written
+--                     here as "held||<exp>|<price>|<seat>|<date>|<user>"
+--                     (PX hold ttl + record ttl); claim.lua, unclaim.lua and
+--                     sell.lua rewrite its state and lease. No field but the
+--                     last may hold a '|' (the date is checked here, the
+--                     others are numbers or words), so the user id, last,
+--                     may be anything.
 -- then, for each hold in turn, its 4 or 5 keys (ARGV says how many):
 --   seat        string  the seat lock: the hold id while held (PX hold ttl)
 --   held        zset    seat number -> hold expiry (ms), per date
@@ -27,8 +34,9 @@
 --          concert's block is used up or missing (e.g. lost with Redis) at
 --          the turn of a hold that needs an id
 -- then, for each hold, 7 values: its number of keys (4, or 5 with a gate),
---   user id, date (YYYY-MM-DD), seat number, price (whole won), "1" when Go
---   has just rebuilt the sold cache and found the seat unsold in Postgres
+--   user id, date (YYYY-MM-DD: a '|' is a bad argument), seat number, price
+--   (whole won), "1" when Go has just rebuilt the sold cache and found the
+--   seat unsold in Postgres
 --   (the "loaded" bit is then not required: Redis may have lost the cache
 --   again meanwhile) else "0", gate member ("" when none)
 --
@@ -69,7 +77,8 @@ local nkeys = 2
 for i = 0, n - 1 do
   local a = 7 + 7 * i
   local k = tonumber(ARGV[a])
-  if (k ~= 4 and k ~= 5) or not tonumber(ARGV[a + 3]) or not tonumber(ARGV[a + 4]) then
+  if (k ~= 4 and k ~= 5) or not tonumber(ARGV[a + 3]) or not tonumber(ARGV[a + 4])
+      or string.find(ARGV[a + 2], '|', 1, true) then
     return redis.error_reply('ERR hold_batch: bad arguments of hold ' .. (i + 1))
   end
   nkeys = nkeys + k
@@ -84,13 +93,22 @@ end
 local offered = new_first ~= ''
 
 -- Every Redis call costs about a microsecond inside the script, and a hold
--- is the hot path of a rush: the success path of a hold makes nine at most.
+-- is the hot path of a rush: the success path of a hold makes seven calls of
+-- its own at most, besides what the run reads once for all its holds (and,
+-- every 32nd id, two prunes).
 -- What the holds of a run share is read once and written once: the id
 -- block (read at the first hold that needs an id, counted here, written back
 -- before the run returns) and each date's held set (its new members added
 -- in one ZADD at the end: nothing in the run reads it). The user's set of
 -- holds is written at once: the next hold of the same user counts it.
+-- Each date's "loaded" bit of the sold cache is read once too, by the
+-- date's first hold in the run that needs it: nothing in a run clears a bit
+-- or deletes the bitmap (a cache lost with its key is found by the next
+-- run), so once read set it stays set for the rest of the run. While it
+-- reads 0 it is not kept: that hold answers -4 and ends the run.
 local ids_loaded, last_id, block_last, ids_dirty = false, nil, nil, false
+-- sold key -> true once its bit 0 read 1 in this run
+local sold_loaded = {}
 -- held key -> {score, member, ...} and the answers (their places in out) of
 -- the holds that added to it
 local held_adds, held_answers, held_keys = {}, {}, {}
@@ -134,7 +152,10 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     if not score or tonumber(score) <= now then return -6, 0, 0 end
   end
   -- A missing sold cache must never read as "nothing sold".
-  if not checked and redis.call('GETBIT', sold, 0) == 0 then return -4, 0, 0 end
+  if not checked and not sold_loaded[sold] then
+    if redis.call('GETBIT', sold, 0) == 0 then return -4, 0, 0 end
+    sold_loaded[sold] = true
+  end
   if redis.call('GETBIT', sold, seat) == 1 then return -2, 0, 0 end
 
   -- Only live holds count; lapsed ones leave by score (no sweeper).
@@ -167,9 +188,10 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
   local exp = now + ttl
 
   if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl) then return -1, 0, 0 end
-  redis.call('HSET', prefix .. sid, 'user', user, 'date', date, 'seat', seat,
-    'price', price, 'exp', exp, 'state', 'held')
-  redis.call('PEXPIRE', prefix .. sid, ttl + record_ttl)
+  -- The record and its ttl in one call (see KEYS[2] for its form).
+  redis.call('SET', prefix .. sid,
+    'held||' .. string.format('%d', exp) .. '|' .. price .. '|' .. seat .. '|' .. date .. '|' .. user,
+    'PX', ttl + record_ttl)
 
   redis.call('ZADD', user_holds, exp, sid)
   -- The set must outlive its live holds. With a live hold in it already,

@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/alicebob/miniredis/v2/server"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rushgate/rushgate/lua"
@@ -342,5 +344,83 @@ func TestHoldBatchAnswersAFailedHeldSetWriteForTheHoldsOfThatDateAlone(t *testin
 	// The ids the failed holds drew stay used, as a lost seat race's does.
 	if id, _ := rdb.HGet(context.Background(), idsKey, "id").Result(); id != "104" {
 		t.Errorf("last id handed out = %s, want 104", id)
+	}
+}
+
+// countCalls counts the Redis calls mr serves, scripts' own calls included,
+// by command and first argument.
+func countCalls(mr *miniredis.Miniredis) (counts func(cmd string, args ...string) int) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	mr.Server().SetPreHook(func(_ *server.Peer, cmd string, args ...string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[cmd]++
+		seen[strings.Join(append([]string{cmd}, args...), " ")]++
+		return false
+	})
+	return func(cmd string, args ...string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[strings.Join(append([]string{cmd}, args...), " ")]
+	}
+}
+
+func TestHoldBatchReadsEachDatesLoadedBitOncePerRun(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
+	otherDay := "2030-01-04"
+	rdb.SetBit(context.Background(), "{c:9}:sold:"+otherDay, 0, 1)
+	calls := countCalls(mr)
+	var hs []holdArgs
+	for i := range 40 {
+		day := loadedDay
+		if i%3 == 0 {
+			day = otherDay
+		}
+		hs = append(hs, holdArgs{user: "v" + strconv.Itoa(i), day: day, seat: 10 + i})
+	}
+	res, err := holdBatch(rdb, hs, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r[0] != 1 {
+			t.Fatalf("hold %d answered %v", i, r)
+		}
+	}
+	for _, day := range []string{loadedDay, otherDay} {
+		if n := calls("GETBIT", "{c:9}:sold:"+day, "0"); n != 1 {
+			t.Errorf("bit 0 of %s read %d times in one run, want once", day, n)
+		}
+	}
+	if n := calls("GETBIT"); n != 40+2 {
+		t.Errorf("%d GETBITs, want 42: each seat's bit and each date's bit 0", n)
+	}
+	if n := calls("HSET") + calls("PEXPIRE"); n != 1+40 {
+		// The id block once, and each user's new set of holds.
+		t.Errorf("%d HSETs and PEXPIREs, want 41: records are written by one SET", n)
+	}
+
+	// The next run reads the bit again: a cache lost between runs is found.
+	rdb.SetBit(context.Background(), "{c:9}:sold:"+otherDay, 0, 0)
+	res, err = holdBatch(rdb, []holdArgs{
+		{user: "w1", day: loadedDay, seat: 100},
+		{user: "w2", day: otherDay, seat: 100},
+	}, "", "")
+	if err != nil || fmt.Sprint(res) != "[[1 141 1300000] [-4 0 0]]" {
+		t.Fatalf("run after the cache of %s was lost = %v, %v; want a hold, then -4", otherDay, res, err)
+	}
+	if n := calls("GETBIT", "{c:9}:sold:"+loadedDay, "0"); n != 2 {
+		t.Errorf("bit 0 of %s read %d times in two runs, want twice", loadedDay, n)
+	}
+
+	// Holds Go sends after rebuilding the cache do not read it at all.
+	before := calls("GETBIT", "{c:9}:sold:"+otherDay, "0")
+	if res, err := holdBatch(rdb, []holdArgs{{user: "w2", day: otherDay, seat: 100, checked: true}}, "", ""); err != nil || res[0][0] != 1 {
+		t.Fatalf("checked hold = %v, %v", res, err)
+	}
+	if n := calls("GETBIT", "{c:9}:sold:"+otherDay, "0") - before; n != 0 {
+		t.Errorf("a checked hold read bit 0 %d times", n)
 	}
 }

@@ -2,9 +2,11 @@
 -- sale): the seat enters the sold cache, the seat lock and the user's hold
 -- slot are freed, and the record says "paid". Safe to repeat.
 --
--- KEYS[1] record      hash    user, date, seat, price, exp, state[, lease]
---                             (may be missing: Redis lost it; Go then took the
---                             seat from Postgres)
+-- KEYS[1] record      string  "state|lease|exp|price|seat|date|user" (see
+--                             hold_batch.lua); a record made by an older
+--                             version may be a hash of those fields, and is
+--                             kept a hash (may be missing: Redis lost it; Go
+--                             then took the seat from Postgres)
 -- KEYS[2] seat        string  the seat lock (the hold id while held)
 -- KEYS[3] held        zset    seat number -> expiry (ms), per date
 -- KEYS[4] user_holds  zset    hold id -> expiry (ms)
@@ -13,7 +15,8 @@
 -- ARGV[2] seat number
 -- ARGV[3] how long the paid record is kept (ms)
 --
--- Returns 1.
+-- Returns 1. A string record that is not of that form is an error, before
+-- any write.
 -- SETBIT never clears a bit, so this cannot race badly with a rebuild of the
 -- sold cache: a rebuild only adds bits (and sets bit 0 last).
 
@@ -21,13 +24,26 @@ local rec, seat_key, held, user_holds, sold = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, seat = ARGV[1], ARGV[2]
 local keep = tonumber(ARGV[3])
 
+-- r: the string record's fields in their order, nil for a hash record (or
+-- none).
+local kind = redis.call('TYPE', rec)['ok']
+local r
+if kind == 'string' then
+  r = {string.match(redis.call('GET', rec), '^(%l+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')}
+  if not r[1] then return redis.error_reply('ERR sell: bad hold record') end
+end
+
 redis.call('SETBIT', sold, seat, 1)
 if redis.call('GET', seat_key) == id then
   redis.call('DEL', seat_key)
   redis.call('ZREM', held, seat)
 end
 redis.call('ZREM', user_holds, id)
-if redis.call('EXISTS', rec) == 1 then
+if r then
+  r[1], r[2] = 'paid', ''
+  redis.call('SET', rec, table.concat(r, '|'), 'PX', keep)
+elseif kind ~= 'none' then
+  -- (no write above touches the record's key: it exists still)
   redis.call('HSET', rec, 'state', 'paid')
   redis.call('HDEL', rec, 'lease')
   redis.call('PEXPIRE', rec, keep)

@@ -1,0 +1,141 @@
+package lua_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/internal/testenv"
+	"github.com/rushgate/rushgate/lua"
+)
+
+// BenchmarkHoldBatchRedisCost runs hold_batch.lua on the real Redis with
+// runs of 64 successful holds, each with a gate, by users holding their first
+// seat: the hot path of a rush. Besides time per hold it reports what Redis
+// itself spent per hold, from INFO commandstats: the calls the script made
+// and the microseconds of the script runs. Those figures are the server's
+// totals, so they mean something only on a Redis no one else uses:
+//
+//	redis-server --port 16499 --save '' --appendonly no &
+//	TEST_REDIS_URL=redis://127.0.0.1:16499/0 go test -run x -bench RedisCost ./lua
+func BenchmarkHoldBatchRedisCost(b *testing.B) {
+	const (
+		batch = 64
+		seats = 50_000
+	)
+	rdb, keys := testenv.Redis(b)
+	ctx := context.Background()
+	kc := keys.Concert(1)
+	gate := kc.Active()
+	// The block of ids outlasts any run of the benchmark.
+	if err := rdb.HSet(ctx, kc.HoldIDs(), "id", 0, "last", 1_000_000_000_000).Err(); err != nil {
+		b.Fatal(err)
+	}
+	recordPrefix := strings.TrimSuffix(kc.Hold(0), "0")
+	day := func(n int) string { return fmt.Sprintf("2030-%02d-%02d", 1+n/28%12, 1+n%28) }
+	next := 0
+	runArgs := func() ([]string, []any) {
+		runKeys := []string{kc.HoldIDs(), recordPrefix}
+		args := []any{bNow, bTTL, 4, bRecordTTL, "", ""}
+		for range batch {
+			d, seat, user := day(next/seats), next%seats+1, "u"+strconv.Itoa(next)
+			next++
+			runKeys = append(runKeys, kc.Seat(d, seat), kc.Held(d), kc.Sold(d), kc.UserHolds(user), gate)
+			args = append(args, 5, user, d, seat, 10000, "0", "admitted")
+		}
+		return runKeys, args
+	}
+	// The one gate member every hold passes: admitted until long after now.
+	if err := rdb.ZAdd(ctx, gate, redis.Z{Score: bNow + 1e12, Member: "admitted"}).Err(); err != nil {
+		b.Fatal(err)
+	}
+	for n := range 12 * 28 {
+		if err := rdb.SetBit(ctx, kc.Sold(day(n)), 0, 1).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := commandStats(b, rdb)
+	runs := 0
+	for b.Loop() {
+		runs++
+		keys, args := runArgs()
+		vals, err := lua.HoldBatch.Run(ctx, rdb, keys, args...).Int64Slice()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < len(vals); i += 3 {
+			if vals[i] != 1 {
+				b.Fatalf("hold %d answered %v", i/3, vals[i:i+3])
+			}
+		}
+	}
+	after := commandStats(b, rdb)
+	holds := float64(runs * batch)
+	var inner, innerUsec, scriptUsec float64
+	var lines []string
+	for cmd, a := range after {
+		if a == before[cmd] {
+			continue
+		}
+		d := a.sub(before[cmd])
+		switch cmd {
+		case "evalsha", "eval":
+			scriptUsec += d.usec
+		case "info":
+			// The benchmark's own reads of the figures.
+		default:
+			inner += d.calls
+			innerUsec += d.usec
+		}
+		if d.calls > 0 {
+			lines = append(lines, fmt.Sprintf("%s %.3f", cmd, d.calls/holds))
+		}
+	}
+	sort.Strings(lines)
+	b.Logf("calls per hold: %s", strings.Join(lines, ", "))
+	b.ReportMetric(inner/holds, "redis-calls/hold")
+	b.ReportMetric(innerUsec/holds, "calls-µs/hold")
+	b.ReportMetric(scriptUsec/holds, "script-µs/hold")
+}
+
+type commandStat struct{ calls, usec float64 }
+
+func (a commandStat) sub(b commandStat) commandStat {
+	return commandStat{calls: a.calls - b.calls, usec: a.usec - b.usec}
+}
+
+// commandStats reads INFO commandstats: per command (lower case), its calls
+// and microseconds so far. The calls a script makes count under their own
+// commands, and also, in time, under the script's.
+func commandStats(b *testing.B, rdb redis.UniversalClient) map[string]commandStat {
+	b.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]commandStat{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		var s commandStat
+		for _, kv := range strings.Split(rest, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			f, _ := strconv.ParseFloat(v, 64)
+			switch k {
+			case "calls":
+				s.calls = f
+			case "usec":
+				s.usec = f
+			}
+		}
+		out[strings.TrimPrefix(name, "cmdstat_")] = s
+	}
+	return out
+}

@@ -1,0 +1,284 @@
+package lua_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/lua"
+)
+
+// A hold record is a string, "state|lease|exp|price|seat|date|user", written
+// with its ttl in one SET. Earlier versions kept it as a hash of the same
+// fields; replicas of such a version may still run during a rolling upgrade,
+// and their records stay in Redis until they expire. testdata/hashrecord
+// holds the scripts of that version. These tests hold the new scripts to
+// answer and write exactly what those did: for a hash record, the same
+// record; for a string record, the same fields and ttls.
+
+// scriptSet is the scripts of one version that write hold records.
+type scriptSet struct{ hold, claim, unclaim, sell *redis.Script }
+
+// hashRecordScripts are the hold, claim, unclaim and sell scripts of the
+// version that kept records as hashes.
+func hashRecordScripts(t *testing.T) scriptSet {
+	t.Helper()
+	load := func(name string) *redis.Script {
+		src, err := os.ReadFile("testdata/hashrecord/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return redis.NewScript(string(src))
+	}
+	return scriptSet{load("hold_batch.lua"), load("claim.lua"), load("unclaim.lua"), load("sell.lua")}
+}
+
+var currentScripts = scriptSet{lua.HoldBatch, lua.Claim, lua.Unclaim, lua.Sell}
+
+// recordFields reads a hold record of either form as its fields; a claimed
+// record's lease is its one optional field.
+func recordFields(t *testing.T, mr *miniredis.Miniredis, key string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	switch mr.Type(key) {
+	case "hash":
+		fields, _ := mr.HKeys(key)
+		for _, f := range fields {
+			out[f] = mr.HGet(key, f)
+		}
+	case "string":
+		v, _ := mr.Get(key)
+		f := strings.SplitN(v, "|", 7)
+		if len(f) != 7 {
+			t.Fatalf("record %s = %q: not of the string form", key, v)
+		}
+		for i, name := range []string{"state", "lease", "exp", "price", "seat", "date", "user"} {
+			if f[i] != "" || name != "lease" {
+				out[name] = f[i]
+			}
+		}
+	default:
+		t.Fatalf("record %s is a %s", key, mr.Type(key))
+	}
+	return out
+}
+
+// redisState describes every key of mr with its ttl, hold records by their
+// fields whatever their form, so that two servers compare.
+func redisState(t *testing.T, mr *miniredis.Miniredis) string {
+	t.Helper()
+	var b strings.Builder
+	keys := mr.Keys()
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s ttl=%v: ", k, mr.TTL(k))
+		switch {
+		case strings.HasPrefix(k, prefix):
+			rec := recordFields(t, mr, k)
+			names := make([]string, 0, len(rec))
+			for n := range rec {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				fmt.Fprintf(&b, "%s=%s ", n, rec[n])
+			}
+		case mr.Type(k) == "zset":
+			members, _ := mr.ZMembers(k)
+			for _, m := range members {
+				s, _ := mr.ZScore(k, m)
+				fmt.Fprintf(&b, "%s=%v ", m, s)
+			}
+		case mr.Type(k) == "hash":
+			fields, _ := mr.HKeys(k)
+			for _, f := range fields {
+				fmt.Fprintf(&b, "%s=%s ", f, mr.HGet(k, f))
+			}
+		default:
+			v, _ := mr.Get(k)
+			fmt.Fprintf(&b, "%q", v)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// recordWorld is one Redis with the holds made in it, driven by the scripts
+// of one version.
+type recordWorld struct {
+	mr  *miniredis.Miniredis
+	rdb *redis.Client
+}
+
+func newRecordWorld(t *testing.T) *recordWorld {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 100_000)
+	return &recordWorld{mr: mr, rdb: rdb}
+}
+
+type madeHold struct {
+	id, user string
+	seat     int
+}
+
+// reply describes a script's answer, error or not, for comparison.
+func reply(c *redis.Cmd) string {
+	v, err := c.Result()
+	return fmt.Sprint(v, err)
+}
+
+func recordKeys(h madeHold) []string {
+	return []string{prefix + h.id, "{c:9}:seat:" + loadedDay + ":" + strconv.Itoa(h.seat), "{c:9}:held:" + loadedDay,
+		"{c:9}:user_holds:" + h.user}
+}
+
+// runRecordSteps drives want (the hash version's scripts throughout) and got
+// (current's claim, unclaim and sell; holds made by current's or, when
+// oldHolds says so, by the hash version's hold script) through the same
+// random holds, claims, unclaims, sales and passing time, and fails at the
+// first answer or state that differs.
+func runRecordSteps(t *testing.T, seed uint64, oldHolds func(r *rand.Rand) bool) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	old := hashRecordScripts(t)
+	want, got := newRecordWorld(t), newRecordWorld(t)
+	ctx := context.Background()
+	now := int64(bNow)
+	var holds []madeHold
+	users := []string{"u1", "u2", "u3", "a|b"}
+	for step := range 200 {
+		var what, a, b string
+		switch op := r.IntN(12); {
+		case op < 4:
+			h := holdArgs{user: users[r.IntN(len(users))], day: loadedDay, seat: 1 + r.IntN(30)}
+			keys := []string{idsKey, prefix}
+			keys = append(keys, h.keys()...)
+			args := []any{now, bTTL, bMaxHolds, bRecordTTL, "", "", 4, h.user, h.day, h.seat, 1000 + h.seat, "0", ""}
+			what = fmt.Sprintf("hold %+v", h)
+			hold := currentScripts.hold
+			if oldHolds(r) {
+				hold, what = old.hold, what+" (hash version)"
+			}
+			wc, gc := old.hold.Run(ctx, want.rdb, keys, args...), hold.Run(ctx, got.rdb, keys, args...)
+			a, b = reply(wc), reply(gc)
+			if res, err := wc.Int64Slice(); err == nil && res[0] == 1 {
+				holds = append(holds, madeHold{id: strconv.FormatInt(res[1], 10), user: h.user, seat: h.seat})
+			}
+		case len(holds) == 0:
+			continue
+		case op < 7:
+			h := holds[r.IntN(len(holds))]
+			user := h.user
+			if r.IntN(8) == 0 {
+				user = "u2"
+			}
+			lease := []int64{0, 60_000, bTTL + 60_000}[r.IntN(3)]
+			args := []any{h.id, user, now, lease, bRecordTTL}
+			what = fmt.Sprintf("claim %+v by %s, lease %d", h, user, lease)
+			a = reply(old.claim.Run(ctx, want.rdb, recordKeys(h), args...))
+			b = reply(currentScripts.claim.Run(ctx, got.rdb, recordKeys(h), args...))
+		case op < 9:
+			h := holds[r.IntN(len(holds))]
+			what = fmt.Sprintf("unclaim %+v", h)
+			a = reply(old.unclaim.Run(ctx, want.rdb, recordKeys(h), h.id, now))
+			b = reply(currentScripts.unclaim.Run(ctx, got.rdb, recordKeys(h), h.id, now))
+		case op < 10:
+			h := holds[r.IntN(len(holds))]
+			keys := append(recordKeys(h), "{c:9}:sold:"+loadedDay)
+			keep := []int64{1, 86_400_000}[r.IntN(2)]
+			what = fmt.Sprintf("sell %+v, keep %d", h, keep)
+			a = reply(old.sell.Run(ctx, want.rdb, keys, h.id, h.seat, keep))
+			b = reply(currentScripts.sell.Run(ctx, got.rdb, keys, h.id, h.seat, keep))
+		default:
+			d := time.Duration(r.IntN(200)) * time.Second
+			what = fmt.Sprintf("wait %v", d)
+			now += d.Milliseconds()
+			want.mr.FastForward(d)
+			got.mr.FastForward(d)
+		}
+		if a != b {
+			t.Fatalf("step %d, %s: answered %s, want %s", step, what, b, a)
+		}
+		if ws, gs := redisState(t, want.mr), redisState(t, got.mr); ws != gs {
+			t.Fatalf("step %d, %s: Redis differs\ngot:\n%s\nwant:\n%s", step, what, gs, ws)
+		}
+	}
+}
+
+func TestStringRecordsActAsHashRecordsDid(t *testing.T) {
+	for seed := range uint64(10) {
+		runRecordSteps(t, seed, func(*rand.Rand) bool { return false })
+	}
+}
+
+func TestHashRecordsOfAnOlderVersionAreServedAsBefore(t *testing.T) {
+	for seed := range uint64(10) {
+		// Every record a hash, as the older version wrote it.
+		runRecordSteps(t, 100+seed, func(*rand.Rand) bool { return true })
+		// Both forms at once, as during a rolling upgrade.
+		runRecordSteps(t, 200+seed, func(r *rand.Rand) bool { return r.IntN(2) == 0 })
+	}
+}
+
+func TestHoldRecordIsOneStringWithItsTTL(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
+	// A user id may hold anything: it is the last field.
+	res, err := holdBatch(rdb, []holdArgs{{user: "a|b|c", day: loadedDay, seat: 2}}, "", "")
+	if err != nil || fmt.Sprint(res) != "[[1 101 1300000]]" {
+		t.Fatalf("hold = %v, %v", res, err)
+	}
+	if got, _ := mr.Get(prefix + "101"); got != "held||1300000|1000|2|2030-01-02|a|b|c" {
+		t.Errorf("record = %q", got)
+	}
+	if got := mr.TTL(prefix + "101"); got != (bTTL+bRecordTTL)*time.Millisecond {
+		t.Errorf("record ttl = %v, want %v", got, (bTTL+bRecordTTL)*time.Millisecond)
+	}
+	h := madeHold{id: "101", user: "a|b|c", seat: 2}
+	if got, err := lua.Claim.Run(context.Background(), rdb, recordKeys(h), h.id, h.user, bNow+1000, 600_000, bRecordTTL).Int64Slice(); err != nil || !slices.Equal(got, []int64{1, 1300000}) {
+		t.Fatalf("claim = %v, %v", got, err)
+	}
+	if got, _ := mr.Get(prefix + "101"); got != "claimed|1601000|1300000|1000|2|2030-01-02|a|b|c" {
+		t.Errorf("claimed record = %q", got)
+	}
+}
+
+func TestHoldRefusesADateTheRecordCannotHold(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	before := mr.Dump()
+	if _, err := holdBatch(rdb, []holdArgs{{user: "u1", day: "2030|01", seat: 1}}, "100", "199"); err == nil || !strings.Contains(err.Error(), "bad arguments") {
+		t.Fatalf("err = %v, want bad arguments", err)
+	}
+	if after := mr.Dump(); after != before {
+		t.Errorf("a refused batch changed Redis:\n%s", after)
+	}
+}
+
+func TestBadStringRecordsAreErrorsThatChangeNothing(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	h := madeHold{id: "101", user: "u1", seat: 1}
+	mr.Set(prefix+"101", "held|1300000|1000|1|2030-01-02|u1") // a field short
+	mr.Set("{c:9}:seat:"+loadedDay+":1", "101")
+	before := mr.Dump()
+	ctx := context.Background()
+	for name, c := range map[string]*redis.Cmd{
+		"claim":   lua.Claim.Run(ctx, rdb, recordKeys(h), h.id, h.user, bNow, 60_000, bRecordTTL),
+		"unclaim": lua.Unclaim.Run(ctx, rdb, recordKeys(h), h.id, bNow),
+		"sell":    lua.Sell.Run(ctx, rdb, append(recordKeys(h), "{c:9}:sold:"+loadedDay), h.id, h.seat, 1000),
+	} {
+		if err := c.Err(); err == nil || !strings.Contains(err.Error(), "bad hold record") {
+			t.Errorf("%s: err = %v, want bad hold record", name, err)
+		}
+	}
+	if after := mr.Dump(); after != before {
+		t.Errorf("Redis changed:\n%s", after)
+	}
+}

@@ -1,0 +1,219 @@
+-- hold_batch.lua: the hold script. It holds seats for users, atomically: of
+-- any number of concurrent holds of one seat, batched or not, exactly one
+-- succeeds. It makes many holds of one concert in one run, in the order
+-- given, or one alone; each hold is made exactly as it would be alone at its
+-- turn (same checks, same writes, same codes).
+--
+-- KEYS[1] hold_ids    hash    the concert's block of reservation ids: 'id' the
+--                     last id handed out, 'last' the last id of the block
+-- KEYS[2] hold prefix the record of hold <id> is KEYS[2] .. id; the prefix
+--                     carries the concert's hash tag, so Cluster routes it to
+--                     the same slot as the other keys
+-- then, for each hold in turn, its 4 or 5 keys (ARGV says how many):
+--   seat        string  the seat lock: the hold id while held (PX hold ttl)
+--   held        zset    seat number -> hold expiry (ms), per date
+--   sold        bitmap  bit n set = seat n sold; bit 0 set = cache loaded
+--   user_holds  zset    hold id -> expiry (ms) of the user's unpaid holds
+--   gate        zset    (only with 5 keys) the hold is made only if the
+--               hold's gate member has a score above now: the caller passes
+--               its admission, so checking it and holding are one atomic step
+-- ARGV[1] now (unix ms)
+-- ARGV[2] hold ttl (ms)
+-- ARGV[3] most live unpaid holds a user may have
+-- ARGV[4] record ttl (ms): the record outlives the seat lock by this much, so
+--         paying a lapsed hold is "expired", not "not found"
+-- ARGV[5], ARGV[6] "" and "", or the first and last id of a block Go has
+--          just reserved in Postgres: installed at most once, only when the
+--          concert's block is used up or missing (e.g. lost with Redis) at
+--          the turn of a hold that needs an id
+-- then, for each hold, 7 values: its number of keys (4, or 5 with a gate),
+--   user id, date (YYYY-MM-DD), seat number, price (whole won), "1" when Go
+--   has just rebuilt the sold cache and found the seat unsold in Postgres
+--   (the "loaded" bit is then not required: Redis may have lost the cache
+--   again meanwhile) else "0", gate member ("" when none)
+--
+-- Returns {code, id, expires_ms} for each hold run, in order:
+--   code  1 held
+--        -1 seat held by someone else
+--        -2 seat sold
+--        -3 the user already holds ARGV[3] live seats
+--        -4 the sold cache of the date is not loaded: Go rebuilds it, retries
+--        -5 the id block is used up or missing and none was given (or the
+--           given one is already installed and used up): Go reserves one in
+--           Postgres and retries with it
+--        -6 the gate is closed
+--        -7 a Redis call of the hold failed; the error text is in place of
+--           the id
+-- A hold answered -4 or -5 ends the run: it and the holds after it are not
+-- run and changed nothing, so Go settles that hold and sends the rest again,
+-- in order.
+--
+-- Every argument is checked before anything is written, so a batch with a
+-- bad argument fails whole and changes nothing. A write refused because this
+-- node is a replica (READONLY: a failover moved the primary) fails the whole
+-- run as well, with that error, so the caller sees an outage: on a replica
+-- nothing of the run was written.
+
+local ids_key, prefix = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local max_holds = tonumber(ARGV[3])
+local record_ttl = tonumber(ARGV[4])
+local new_first, new_last = ARGV[5], ARGV[6]
+
+local n = (#ARGV - 6) / 7
+if not (now and ttl and max_holds and record_ttl) or n < 1 or n % 1 ~= 0 then
+  return redis.error_reply('ERR hold_batch: bad arguments')
+end
+local nkeys = 2
+for i = 0, n - 1 do
+  local a = 7 + 7 * i
+  local k = tonumber(ARGV[a])
+  if (k ~= 4 and k ~= 5) or not tonumber(ARGV[a + 3]) or not tonumber(ARGV[a + 4]) then
+    return redis.error_reply('ERR hold_batch: bad arguments of hold ' .. (i + 1))
+  end
+  nkeys = nkeys + k
+end
+if nkeys ~= #KEYS then
+  return redis.error_reply('ERR hold_batch: keys do not match the holds')
+end
+if new_first ~= '' and not (tonumber(new_first) and tonumber(new_last)) then
+  return redis.error_reply('ERR hold_batch: bad block')
+end
+
+local offered = new_first ~= ''
+
+-- Every Redis call costs about a microsecond inside the script, and a hold
+-- is the hot path of a rush: the success path of a hold makes nine at most.
+-- What the holds of a run share is read once and written once: the id
+-- block (read at the first hold that needs an id, counted here, written back
+-- before the run returns) and each date's held set (its new members added
+-- in one ZADD at the end: nothing in the run reads it). The user's set of
+-- holds is written at once: the next hold of the same user counts it.
+local ids_loaded, last_id, block_last, ids_dirty = false, nil, nil, false
+-- held key -> {score, member, ...} and the answers (their places in out) of
+-- the holds that added to it
+local held_adds, held_answers, held_keys = {}, {}, {}
+
+local function add_held(key, exp, seat, answer)
+  local adds = held_adds[key]
+  if not adds then
+    adds = {}
+    held_adds[key] = adds
+    held_answers[key] = {}
+    held_keys[#held_keys + 1] = key
+  end
+  adds[#adds + 1] = exp
+  adds[#adds + 1] = seat
+  local answers = held_answers[key]
+  answers[#answers + 1] = answer
+end
+
+-- flush makes the writes the run kept for its end. A date's ZADD that fails
+-- (a key of the wrong type) is the error of each hold that added to it,
+-- as it would have been had each hold written it itself.
+local function flush(out)
+  if ids_dirty then
+    redis.call('HSET', ids_key, 'id', string.format('%d', last_id), 'last', string.format('%d', block_last))
+  end
+  for _, key in ipairs(held_keys) do
+    local ok, err = pcall(redis.call, 'ZADD', key, unpack(held_adds[key]))
+    if not ok then
+      if type(err) == 'table' then err = err.err end
+      for _, at in ipairs(held_answers[key]) do
+        out[at], out[at + 1], out[at + 2] = -7, tostring(err), 0
+      end
+    end
+  end
+end
+
+-- hold makes one hold and returns its code, id and expiry.
+local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, price, checked, member)
+  if gate then
+    local score = redis.call('ZSCORE', gate, member)
+    if not score or tonumber(score) <= now then return -6, 0, 0 end
+  end
+  -- A missing sold cache must never read as "nothing sold".
+  if not checked and redis.call('GETBIT', sold, 0) == 0 then return -4, 0, 0 end
+  if redis.call('GETBIT', sold, seat) == 1 then return -2, 0, 0 end
+
+  -- Only live holds count; lapsed ones leave by score (no sweeper).
+  local live = redis.call('ZCOUNT', user_holds, '(' .. now, '+inf')
+  if live >= max_holds then return -3, 0, 0 end
+
+  -- The id is drawn before the seat is taken, so a lost race burns an id:
+  -- ids need to be unique, not dense. An id is only ever taken from a block
+  -- Postgres reserved, never from a count Redis could lose and restart.
+  if not ids_loaded then
+    local block = redis.call('HMGET', ids_key, 'id', 'last')
+    last_id, block_last = tonumber(block[1]), tonumber(block[2])
+    ids_loaded = true
+  end
+  local id
+  if last_id and block_last and last_id < block_last then
+    last_id = last_id + 1
+    id = last_id
+  elseif offered then
+    -- A block serves at most one install, even within one batch.
+    offered = false
+    last_id, block_last = tonumber(new_first), tonumber(new_last)
+    id = last_id
+  else
+    return -5, 0, 0
+  end
+  ids_dirty = true
+  -- Lua prints numbers from 10^14 on with an exponent: format the key's id.
+  local sid = string.format('%d', id)
+  local exp = now + ttl
+
+  if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl) then return -1, 0, 0 end
+  redis.call('HSET', prefix .. sid, 'user', user, 'date', date, 'seat', seat,
+    'price', price, 'exp', exp, 'state', 'held')
+  redis.call('PEXPIRE', prefix .. sid, ttl + record_ttl)
+
+  redis.call('ZADD', user_holds, exp, sid)
+  -- The set must outlive its live holds. With a live hold in it already,
+  -- its expiry (set by that hold: its expiry + record ttl) is later than
+  -- this hold's own expiry whenever record ttl is at least ttl: then only
+  -- the set's first live hold sets it.
+  if live == 0 or ttl > record_ttl then
+    redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+  end
+  -- Lapsed entries are skipped by score everywhere; prune them now and
+  -- then so the sets do not grow.
+  if id % 32 == 0 then
+    -- (this hold's own seat is added at the end, with its expiry after now)
+    redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
+    redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
+  end
+  return 1, id, exp
+end
+
+local out = {}
+local k = 3
+for i = 0, n - 1 do
+  local a = 7 + 7 * i
+  local gate
+  if ARGV[a] == '5' then gate = KEYS[k + 4] end
+  -- A Redis error (a key of the wrong type) ends this hold as it would end
+  -- the hold alone, with whatever it wrote before, and is its answer alone:
+  -- the holds before it keep theirs and those after it still run.
+  local ok, code, id, exp = pcall(hold, KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], gate,
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5] == '1', ARGV[a + 6])
+  if not ok then
+    local msg = code
+    if type(msg) == 'table' then msg = msg.err end
+    msg = tostring(msg)
+    -- On a replica the run's first write is refused, so nothing is pending.
+    if string.sub(msg, 1, 9) == 'READONLY ' then return redis.error_reply(msg) end
+    code, id, exp = -7, msg, 0
+  end
+  if code == 1 then add_held(KEYS[k + 1], exp, ARGV[a + 3], #out + 1) end
+  out[#out + 1] = code
+  out[#out + 1] = id
+  out[#out + 1] = exp
+  if code == -4 or code == -5 then break end
+  k = k + tonumber(ARGV[a])
+end
+flush(out)
+return out
