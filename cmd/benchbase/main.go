@@ -42,6 +42,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The baselines run with the gateway's collector target, so that the
+	// ratios compare the routes' work, not two runtime settings.
+	config.TuneGC(os.Getenv)
 	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "benchbase:", err)
 		os.Exit(1)

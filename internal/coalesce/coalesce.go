@@ -29,10 +29,12 @@ type Config struct {
 	// arrival); 0 sends the queue as soon as the key is free.
 	Wait time.Duration
 	// Timeout bounds each call from its arrival, the time spent queued
-	// included (0: only the caller's context bounds it). A call still queued
-	// then is dropped, never sent, and fails with context.DeadlineExceeded,
-	// so a store that hangs fails every queued caller within Timeout rather
-	// than one batch after another.
+	// included (0: only the caller's context bounds it). Each batch runs
+	// under the earliest deadline of its calls, and the batch ahead of a
+	// queued call carries calls that arrived earlier, so a store that hangs
+	// fails every call within Timeout of its arrival rather than one batch
+	// after another; a call whose deadline has passed when its turn comes
+	// fails with context.DeadlineExceeded, never sent.
 	Timeout time.Duration
 	// Unreachable, when set, tells an error that means the store cannot be
 	// reached: when a batch fails so, the calls queued behind it fail at
@@ -83,8 +85,11 @@ type call[Q, R any] struct {
 	res     R
 	err     error
 	arrived time.Time
-	state   atomic.Int32
-	done    chan struct{}
+	// deadline is the earliest of the caller's and arrived + Timeout; zero
+	// when neither bounds the call.
+	deadline time.Time
+	state    atomic.Int32
+	done     chan struct{}
 }
 
 // lane is the queue of one key; guarded by Batcher.mu.
@@ -101,12 +106,12 @@ var ErrShortReply = errors.New("coalesce: the batch returned the wrong number of
 // Do sends req with the other calls of key that arrive around it and returns
 // its own result.
 func (b *Batcher[K, Q, R]) Do(ctx context.Context, key K, req Q) (R, error) {
-	if b.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, b.cfg.Timeout)
-		defer cancel()
-	}
 	if b.cfg.MaxBatch == 1 {
+		if b.cfg.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, b.cfg.Timeout)
+			defer cancel()
+		}
 		if b.cfg.OnQueue != nil {
 			b.cfg.OnQueue(req)
 		}
@@ -121,7 +126,20 @@ func (b *Batcher[K, Q, R]) Do(ctx context.Context, key K, req Q) (R, error) {
 		}
 		return res[0], nil
 	}
-	c := &call[Q, R]{ctx: ctx, req: req, arrived: time.Now(), done: make(chan struct{})}
+	// A batched call's Timeout is a deadline kept in the call, not a timer
+	// of its own (a timer per call was a twentieth of the gateway's CPU on
+	// token issues): the batch that carries it runs under the earliest
+	// deadline of its calls, and a call whose deadline passes while queued
+	// is failed, unsent, when its turn comes. Its turn comes when the batch
+	// ahead returns, which that batch's own (earlier) deadline bounds.
+	now := time.Now()
+	c := &call[Q, R]{ctx: ctx, req: req, arrived: now, done: make(chan struct{})}
+	if b.cfg.Timeout > 0 {
+		c.deadline = now.Add(b.cfg.Timeout)
+	}
+	if d, ok := ctx.Deadline(); ok && (c.deadline.IsZero() || d.Before(c.deadline)) {
+		c.deadline = d
+	}
 	b.mu.Lock()
 	l := b.lanes[key]
 	if l == nil {
@@ -220,16 +238,29 @@ func (b *Batcher[K, Q, R]) linger(l *lane[Q, R]) {
 }
 
 // takeLocked takes up to MaxBatch queued calls, in arrival order, skipping
-// those whose callers gave up.
+// those whose callers gave up and failing, unsent, those past their
+// deadline.
 func (b *Batcher[K, Q, R]) takeLocked(l *lane[Q, R]) []*call[Q, R] {
 	n := 0
 	var batch []*call[Q, R]
+	var now time.Time
 	for n < len(l.pending) && len(batch) < b.cfg.MaxBatch {
 		c := l.pending[n]
 		n++
-		if c.state.CompareAndSwap(queued, sent) {
-			batch = append(batch, c)
+		if !c.state.CompareAndSwap(queued, sent) {
+			continue
 		}
+		if !c.deadline.IsZero() {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			if !now.Before(c.deadline) {
+				c.err = context.DeadlineExceeded
+				close(c.done)
+				continue
+			}
+		}
+		batch = append(batch, c)
 	}
 	rest := copy(l.pending, l.pending[n:])
 	clear(l.pending[rest:])
@@ -294,7 +325,7 @@ func batchContext[Q, R any](batch []*call[Q, R]) (context.Context, context.Cance
 		has      bool
 	)
 	for _, c := range batch {
-		if d, ok := c.ctx.Deadline(); ok && (!has || d.Before(earliest)) {
+		if d := c.deadline; !d.IsZero() && (!has || d.Before(earliest)) {
 			earliest, has = d, true
 		}
 	}

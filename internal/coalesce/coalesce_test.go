@@ -16,10 +16,12 @@ type recorder struct {
 	batches [][]int
 	gate    chan struct{} // when set, each run waits for a receive
 	hang    atomic.Bool   // each run waits for its context to end
+	stall   time.Duration // each run first sleeps this long, deaf to its context
 	fail    func(batch []int) error
 }
 
 func (r *recorder) run(ctx context.Context, key string, reqs []int) ([]int, error) {
+	time.Sleep(r.stall)
 	if r.hang.Load() {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -188,8 +190,14 @@ func TestAHungStoreFailsQueuedCallsWithinTheirTimeoutUnsent(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			start := time.Now()
 			if _, err := b.Do(context.Background(), "k", i); !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Do(%d): %v, want the deadline", i, err)
+			}
+			// The bound is the contract's fast 503; the slack is for a
+			// loaded machine's scheduling, not a speed target.
+			if took := time.Since(start); took > 20*50*time.Millisecond {
+				t.Errorf("Do(%d) failed after %v, want about the 50ms timeout", i, took)
 			}
 		}(i)
 	}
@@ -201,6 +209,52 @@ func TestAHungStoreFailsQueuedCallsWithinTheirTimeoutUnsent(t *testing.T) {
 	}
 	if len(r.order) != 1 || r.order[0] != 99 {
 		t.Fatalf("ran %v, want only 99", r.order)
+	}
+}
+
+// A store that overruns the deadline of the batch it runs (deaf to its
+// context): the calls queued behind it whose deadline passed meanwhile fail
+// when their turn comes, never sent.
+func TestCallsPastTheirDeadlineWhileQueuedAreNeverSent(t *testing.T) {
+	r := &recorder{stall: 100 * time.Millisecond}
+	b := newBatcher(t, Config{MaxBatch: 8, Timeout: 20 * time.Millisecond}, r)
+	first := make(chan error, 1)
+	go func() {
+		_, err := b.Do(context.Background(), "k", 0)
+		first <- err
+	}()
+	// The first call is in flight (the key is busy) before the others come.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.mu.Lock()
+		busy := b.lanes["k"] != nil && b.lanes["k"].busy
+		b.mu.Unlock()
+		if busy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first call never went out")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	for i := 1; i <= 3; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := b.Do(context.Background(), "k", i); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Do(%d): %v, want the deadline", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	<-first
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, q := range r.order {
+		if q != 0 {
+			t.Fatalf("ran %v: a call past its deadline was sent", r.order)
+		}
 	}
 }
 
