@@ -198,6 +198,7 @@ func open(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Duration, "duration", 5*time.Second, "how long requests are scheduled")
 	fs.DurationVar(&o.Timeout, "timeout", 2*time.Second, "longest wait for one answer (then a timeout, and the connection is opened again)")
 	fs.DurationVar(&o.Settle, "settle", time.Second, "pause between opening the connections and the first send")
+	fs.BoolVar(&o.Warm, "warm", true, "send one GET /healthz on every connection before the clock starts (not counted)")
 	fs.StringVar(&o.Label, "label", "", "the label of the JSON line")
 	fs.StringVar(&tokensPath, "tokens", "", "token<TAB>user_id lines (poll: waiting tokens; hold: admitted ones)")
 	fs.StringVar(&o.UserPrefix, "user-prefix", "", "tokens: start of every user id (default: op and a random id)")

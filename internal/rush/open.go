@@ -45,6 +45,11 @@ type OpenOptions struct {
 	// send, so that the gateway has accepted them all before the clock
 	// starts: the crowd is already on the page.
 	Settle time.Duration
+	// Warm sends one GET /healthz on every connection before the clock
+	// starts (not counted), as the crowd's phones have each loaded the page
+	// before: the first request of a connection costs both ends more (its
+	// buffers, its goroutine's stack) than those after it.
+	Warm bool
 	// Label names the run in its Result.
 	Label string
 	// Tokens are the tokens of OpenPoll (waiting) and OpenHold (admitted).
@@ -144,18 +149,41 @@ func Open(ctx context.Context, o OpenOptions) (OpenResult, error) {
 		return OpenResult{}, fmt.Errorf("%w: %s: no connection opened", ErrGatewayDown, o.BaseURL)
 	}
 
-	if !sleepCtx(ctx, o.Settle) {
-		return OpenResult{}, ctx.Err()
-	}
-	l.start = time.Now()
-	var wg sync.WaitGroup
+	// Every connection's sender is started (and, with Warm, has sent its
+	// first request) before the clock starts: 4,096 goroutines started on
+	// the clock, each growing its stack on its first send, would make the
+	// schedule's first pass over the connections late by tens of
+	// milliseconds on the load generator's side alone.
+	begin := make(chan struct{})
+	var ready, wg sync.WaitGroup
+	sem := make(chan struct{}, 64) // warm-up requests in flight at once
 	for c := range conns {
 		wg.Add(1)
+		ready.Add(1)
 		go func() {
 			defer wg.Done()
+			if o.Warm {
+				sem <- struct{}{}
+				l.warm(conns[c])
+				<-sem
+			}
+			ready.Done()
+			select {
+			case <-begin:
+			case <-ctx.Done():
+				return
+			}
 			l.run(ctx, c, conns[c])
 		}()
 	}
+	ready.Wait()
+	if !sleepCtx(ctx, o.Settle) {
+		close(begin)
+		wg.Wait()
+		return OpenResult{}, ctx.Err()
+	}
+	l.start = time.Now()
+	close(begin)
 	wg.Wait()
 	// Every connection stays open to the end, also those whose last
 	// request came early: the crowd is there for the whole run.
@@ -228,6 +256,27 @@ func (l *openLoad) dialAll(ctx context.Context) []*openConn {
 	}
 	wg.Wait()
 	return conns
+}
+
+// warm sends one GET /healthz on c, if open, and reads its answer; a
+// connection that fails is dropped (and opened again at its first send).
+func (l *openLoad) warm(c *openConn) {
+	if c.nc == nil {
+		return
+	}
+	c.nc.SetDeadline(time.Now().Add(giveUpFactor * l.opt.Timeout))
+	if _, err := c.nc.Write(append(append(c.req[:0], "GET /healthz HTTP/1.1\r\nHost: "...), l.host+"\r\n\r\n"...)); err != nil {
+		c.drop()
+		return
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if err != nil || resp.Close {
+		c.drop()
+	}
 }
 
 func (l *openLoad) dial(ctx context.Context, c *openConn) error {

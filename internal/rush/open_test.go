@@ -301,3 +301,51 @@ func TestOpenCountsLateAnswersAsTimeoutsOnTheSameConnection(t *testing.T) {
 		t.Errorf("server accepted %d connections, %d dials; want 4 of each", accepted, res.Dials)
 	}
 }
+
+// Warm: each connection sends one GET /healthz before the clock starts, all
+// of them before the first scheduled request, and it is not counted.
+func TestOpenWarmsEveryConnectionBeforeTheClock(t *testing.T) {
+	var mu sync.Mutex
+	warmed := map[string]int{}
+	var scheduledBeforeWarm, warmAfterScheduled bool
+	scheduled := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if r.URL.Path == "/healthz" {
+			warmed[r.RemoteAddr]++
+			warmAfterScheduled = warmAfterScheduled || scheduled > 0
+		} else {
+			scheduled++
+			scheduledBeforeWarm = scheduledBeforeWarm || warmed[r.RemoteAddr] == 0
+		}
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	const conns = 50
+	res, err := rush.Open(context.Background(), rush.OpenOptions{
+		BaseURL: srv.URL, Route: rush.OpenPoll, Conns: conns, Rate: 100, Duration: time.Second,
+		Timeout: 10 * time.Second, Settle: 10 * time.Millisecond, Warm: true,
+		Tokens: []rush.Issued{{Token: "t", UserID: "u"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRun(t, res, 100, conns, true)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(warmed) != conns {
+		t.Errorf("%d connections warmed, want %d", len(warmed), conns)
+	}
+	for addr, n := range warmed {
+		if n != 1 {
+			t.Errorf("connection %s warmed %d times", addr, n)
+		}
+	}
+	if scheduledBeforeWarm || warmAfterScheduled {
+		t.Errorf("a scheduled request came before its connection's warm-up (%v) or a warm-up after one (%v)", scheduledBeforeWarm, warmAfterScheduled)
+	}
+	if scheduled != 100 || res.Requests != 100 {
+		t.Errorf("server saw %d scheduled requests, result counts %d: want 100, warm-ups not counted", scheduled, res.Requests)
+	}
+}
