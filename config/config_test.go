@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -198,30 +197,5 @@ func TestRedisModeIsSingleByDefaultAndSentinelNeedsAMasterSet(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%v: error %v does not name %s", tc.env, err, tc.wantErr)
 		}
-	}
-}
-
-func TestTuneGCKeepsAnExplicitGOGC(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == "GOGC" {
-				return v
-			}
-			return ""
-		}
-	}
-	if got := config.TuneGC(env("")); got != config.DefaultGCPercent {
-		t.Fatalf("unset GOGC: %d, want %d", got, config.DefaultGCPercent)
-	}
-	// SetGCPercent returns the previous target: the one TuneGC set.
-	if prev := debug.SetGCPercent(100); prev != config.DefaultGCPercent {
-		t.Fatalf("collector target %d after TuneGC, want %d", prev, config.DefaultGCPercent)
-	}
-	if got := config.TuneGC(env("150")); got != 150 {
-		t.Fatalf("GOGC=150: %d", got)
-	}
-	if prev := debug.SetGCPercent(100); prev != 100 {
-		t.Fatalf("TuneGC changed the target (%d) although GOGC was set", prev)
 	}
 }

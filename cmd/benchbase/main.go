@@ -36,15 +36,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rushgate/rushgate/config"
+	"github.com/rushgate/rushgate/internal/gcbudget"
 	"github.com/rushgate/rushgate/redisconn"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// The baselines run with the gateway's collector target, so that the
+	// The baselines pace their collector as the gateway does, so that the
 	// ratios compare the routes' work, not two runtime settings.
-	config.TuneGC(os.Getenv)
+	gcbudget.Start(ctx, os.Getenv)
 	if err := run(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "benchbase:", err)
 		os.Exit(1)

@@ -31,6 +31,7 @@ import (
 	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/config"
 	"github.com/rushgate/rushgate/gateway"
+	"github.com/rushgate/rushgate/internal/gcbudget"
 	"github.com/rushgate/rushgate/payment/paymentdb"
 	"github.com/rushgate/rushgate/redisconn"
 	"github.com/rushgate/rushgate/schema"
@@ -39,7 +40,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	config.TuneGC(os.Getenv)
+	gcbudget.Start(ctx, os.Getenv)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "rushgate:", err)
 		os.Exit(1)
