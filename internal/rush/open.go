@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -269,12 +268,7 @@ func (l *openLoad) warm(c *openConn) {
 		c.drop()
 		return
 	}
-	resp, err := http.ReadResponse(c.br, nil)
-	if err == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-	if err != nil || resp.Close {
+	if _, closes, err := readAnswer(c.br); err != nil || closes {
 		c.drop()
 	}
 }
@@ -340,11 +334,7 @@ func (l *openLoad) one(oc *openConn, i int64, due time.Duration) {
 		oc.drop()
 		return
 	}
-	resp, err := http.ReadResponse(oc.br, nil)
-	if err == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	status, closes, err := readAnswer(oc.br)
 	if err != nil {
 		l.countFailure(err, &l.readErrs)
 		oc.drop()
@@ -358,11 +348,11 @@ func (l *openLoad) one(oc *openConn, i int64, due time.Duration) {
 		}
 	}
 	l.answered.Add(1)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if status < 200 || status > 299 {
 		l.non2xx.Add(1)
 	}
-	if resp.StatusCode >= 0 && resp.StatusCode < len(l.statuses) {
-		l.statuses[resp.StatusCode].Add(1)
+	if status >= 0 && status < len(l.statuses) {
+		l.statuses[status].Add(1)
 	}
 	if done-due > l.opt.Timeout {
 		l.timeouts.Add(1)
@@ -371,7 +361,7 @@ func (l *openLoad) one(oc *openConn, i int64, due time.Duration) {
 	l.lat.RecordValue(clampMicros(done - due))
 	l.lag.RecordValue(clampMicros(sent - due))
 	l.mu.Unlock()
-	if resp.Close {
+	if closes {
 		oc.drop()
 	}
 }
