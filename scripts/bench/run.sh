@@ -46,7 +46,7 @@
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
 # BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
-# BENCH_HOLD_USERS (100000), BENCH_CPU_DURATION (3s, each wrk run of the CPU
+# BENCH_HOLD_USERS (150000), BENCH_CPU_DURATION (3s, each wrk run of the CPU
 # phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (20000) (payments
 # and holds a second that the CPU phase prepares for),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
@@ -65,10 +65,10 @@ RUSH_USERS=${BENCH_RUSH_USERS:-20000}
 RUSH_SEATS=${BENCH_RUSH_SEATS:-5000}
 RUSH_RATE=${BENCH_RUSH_RATE:-500}
 MEM_USERS=${BENCH_MEM_USERS:-100000}
-HOLD_USERS=${BENCH_HOLD_USERS:-100000}
+HOLD_USERS=${BENCH_HOLD_USERS:-150000}
 # Each round takes a third of the seats: enough for a 64-connection run and
 # the open-loop run after it of batched holds, with their users distinct.
-HOLD_DATES=80
+HOLD_DATES=120
 GOBENCHTIME=${BENCH_GOBENCHTIME:-1s}
 OUT_MD=${BENCH_OUT:-docs/benchmarks.md}
 ADMIN_TOKEN=bench-admin-token

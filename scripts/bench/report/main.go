@@ -307,7 +307,7 @@ func write(w io.Writer, dir string) error {
 	p("")
 	p("Polls use 1,000 waiting tokens round robin (admission paused, so each is answered from the")
 	p("replica's copy of the admission head). Each token request is a new user (201). Each hold is a")
-	p("different seat of 80 dates × 5,000 seats, by 100,000 admitted users making 4 holds each (the")
+	p("different seat of 120 dates × 5,000 seats, by 150,000 admitted users making 4 holds each (the")
 	p("gateway's MAX_HOLDS_PER_USER). The EVALSHA baseline is sent the token issue's requests in the")
 	p("queue phase and, in the hold phase, the holds' own requests (the same wrk script, bodies and bearer")
 	p("tokens, to POST /evalsha): on shared cores the load generator's cost per request weighs on the")

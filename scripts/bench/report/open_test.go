@@ -57,3 +57,40 @@ func TestOpenRunsAreReadAgainstTheirRoundsRuns(t *testing.T) {
 		}
 	}
 }
+
+// A gateway that answered its whole schedule on time served what it was
+// offered, although its req/s, counted to the last answer, is a hair under.
+func TestAnOpenRunThatAnsweredItsScheduleServedItsOffer(t *testing.T) {
+	dir := t.TempDir()
+	lines := []string{
+		`{"label":"gw_tokens","requests":50000,"seconds":5,"rps":10000,"p99_ms":9}`,
+		`{"label":"gw_tokens_open","requests":40000,"seconds":5.004,"rps":7993.6,"p50_ms":1,"p99_ms":12,"offered_rate":8000,"scheduled":40000,"conns":4096,"send_lag_p99_ms":2}`,
+	}
+	if err := os.WriteFile(filepath.Join(dir, "wrk.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := readRuns(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := readOpen(dir, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := open["gw_tokens_open"]; s.share != 0.8 || s.served != 8000 {
+		t.Errorf("share %v, served %v: want 0.8 and 8000", s.share, s.served)
+	}
+	if tg := openTarget("token issue", open, "gw_tokens_open"); !tg.ok {
+		t.Errorf("target missed with %s", tg.got)
+	}
+	// Half the schedule answered: half the offer served.
+	lines[1] = `{"label":"gw_tokens_open","requests":20000,"seconds":5.004,"rps":3996.8,"p99_ms":12,"offered_rate":8000,"scheduled":40000,"conns":4096}`
+	if err := os.WriteFile(filepath.Join(dir, "wrk.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ = readRuns(dir)
+	open, _ = readOpen(dir, runs)
+	if s := open["gw_tokens_open"]; s.share != 0.4 {
+		t.Errorf("share %v with half the schedule answered, want 0.4", s.share)
+	}
+}
