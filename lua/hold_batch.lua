@@ -109,6 +109,15 @@ local offered = new_first ~= ''
 local ids_loaded, last_id, block_last, ids_dirty = false, nil, nil, false
 -- sold key -> true once its bit 0 read 1 in this run
 local sold_loaded = {}
+-- A user's holds in one run (a fan taking several seats at once) read the
+-- admission gate and count the user's live holds once: nothing in a run
+-- changes the gate, and the count changes only by the run's own holds.
+-- gate key -> member -> whether admitted
+local gate_seen = {}
+-- user's holds key -> live holds, counted at the user's first hold in the run
+local live_holds = {}
+-- ZCOUNT's lower bound: holds that lapse after now are live
+local live_from = '(' .. now
 -- held key -> {score, member, ...} and the answers (their places in out) of
 -- the holds that added to it
 local held_adds, held_answers, held_keys = {}, {}, {}
@@ -148,8 +157,18 @@ end
 -- hold makes one hold and returns its code, id and expiry.
 local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, price, checked, member)
   if gate then
-    local score = redis.call('ZSCORE', gate, member)
-    if not score or tonumber(score) <= now then return -6, 0, 0 end
+    local seen = gate_seen[gate]
+    if not seen then
+      seen = {}
+      gate_seen[gate] = seen
+    end
+    local admitted = seen[member]
+    if admitted == nil then
+      local score = redis.call('ZSCORE', gate, member)
+      admitted = score and tonumber(score) > now or false
+      seen[member] = admitted
+    end
+    if not admitted then return -6, 0, 0 end
   end
   -- A missing sold cache must never read as "nothing sold".
   if not checked and not sold_loaded[sold] then
@@ -159,7 +178,11 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
   if redis.call('GETBIT', sold, seat) == 1 then return -2, 0, 0 end
 
   -- Only live holds count; lapsed ones leave by score (no sweeper).
-  local live = redis.call('ZCOUNT', user_holds, '(' .. now, '+inf')
+  local live = live_holds[user_holds]
+  if not live then
+    live = redis.call('ZCOUNT', user_holds, live_from, '+inf')
+    live_holds[user_holds] = live
+  end
   if live >= max_holds then return -3, 0, 0 end
 
   -- The id is drawn before the seat is taken, so a lost race burns an id:
@@ -194,6 +217,7 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     'PX', ttl + record_ttl)
 
   redis.call('ZADD', user_holds, exp, sid)
+  live_holds[user_holds] = live + 1
   -- The set must outlive its live holds. With a live hold in it already,
   -- its expiry (set by that hold: its expiry + record ttl) is later than
   -- this hold's own expiry whenever record ttl is at least ttl: then only
