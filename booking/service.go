@@ -43,12 +43,6 @@ type Config struct {
 	// HoldBatchWait bounds how long a hold queued behind its concert's batch
 	// in flight may wait for more to join its own batch.
 	HoldBatchWait time.Duration
-	// StockShare is how long a seat count one replica made serves the
-	// others (kept in Redis); 0 counts afresh at every call. Admission counts
-	// every step on every replica, each count three commands per date: a
-	// share of one admission interval makes that about one count per
-	// interval for all the replicas together, no older than an interval.
-	StockShare time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Location decides which day is "today" for AvailableDates; nil means

@@ -95,10 +95,6 @@ func (c Concert) SkippedUsers() string { return c.base + "skipped_users" }
 
 // Booking keys.
 
-// Stock is the concert's latest seat count (a string "sold held"), kept
-// briefly so that one count serves every replica's admission step.
-func (c Concert) Stock() string { return c.base + "stock" }
-
 // HoldIDs is the concert's block of reservation ids (hold ids), a hash:
 // "id" the last id handed out, "last" the last id of the block.
 func (c Concert) HoldIDs() string { return c.base + "hold_ids" }

@@ -33,7 +33,7 @@ func TestEveryKeyOfAConcertSharesItsHashSlot(t *testing.T) {
 				c.HoldIDs(), c.Seat("2030-01-02", 7), c.Held("2030-01-02"), c.Sold("2030-01-02"),
 				c.Hold(12345), c.UserHolds("user.name@example-1"), c.Stats(29_500_000),
 				c.Prequeue(), c.Draw(), c.DrawOrder(), c.Heartbeats(), c.Skipped(), c.Rejoined(),
-				c.SkippedUsers(), c.Stock(),
+				c.SkippedUsers(),
 			}
 			want := "c:" + strconv.FormatInt(id, 10)
 			seen := map[string]bool{}
