@@ -213,7 +213,9 @@ last_wrk() { tail -1 "$R/wrk.jsonl" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
 # open_rate: the open-loop rate that follows the last run, OPEN_SHARE of its
 # req/s; open_total RATE: the requests an open-loop run of RATE schedules.
-open_rate() { awk -v r="$(last_wrk rps)" -v s="$OPEN_SHARE" 'BEGIN { printf "%.0f", r * s }'; }
+# Rounded up: rounded to the nearest, an offer could fall a fraction of a
+# request a second under the share it stands for.
+open_rate() { awk -v r="$(last_wrk rps)" -v s="$OPEN_SHARE" 'BEGIN { x = r * s; n = int(x); if (n < x) n++; printf "%d", n }'; }
 open_total() { awk -v r="$1" -v d="$OPEN_SECONDS" 'BEGIN { printf "%.0f", r * d }'; }
 
 # open_run LABEL URL RATE [rushload open args...]: one open-loop run of
