@@ -15,16 +15,22 @@ import (
 func TestReadAnswerReadsWhatNetHTTPWrites(t *testing.T) {
 	big := strings.Repeat("x", 5000) // over net/http's buffer: sent chunked
 	mux := http.NewServeMux()
-	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(201); io.WriteString(w, `{"ok":true}`) })
+	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"ok":true}`)
+	})
 	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, big) })
 	mux.HandleFunc("/flushed", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "a")
 		w.(http.Flusher).Flush()
 		io.WriteString(w, "b")
 	})
-	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	mux.HandleFunc("/taken", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "taken", 409) })
-	mux.HandleFunc("/bye", func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Connection", "close"); io.WriteString(w, "bye") })
+	mux.HandleFunc("/empty", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	mux.HandleFunc("/taken", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "taken", http.StatusConflict) })
+	mux.HandleFunc("/bye", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		io.WriteString(w, "bye")
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	paths := []string{"/json", "/chunked", "/flushed", "/empty", "/taken", "/nowhere", "/json", "/bye"}
