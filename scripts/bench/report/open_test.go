@@ -8,14 +8,11 @@ import (
 	"testing"
 )
 
-func TestOpenRunsAreReadAgainstTheirRoundsRuns(t *testing.T) {
+// readOpenLines writes lines as a run's wrk.jsonl and reads its runs and its
+// open-loop summaries back.
+func readOpenLines(t *testing.T, lines []string) (map[string][]wrkResult, map[string]openSummary) {
+	t.Helper()
 	dir := t.TempDir()
-	lines := []string{
-		`{"label":"gw_poll","requests":30000,"seconds":3,"rps":10000,"p99_ms":9}`,
-		`{"label":"gw_poll_open","requests":24000,"seconds":3,"rps":8000,"p50_ms":1,"p99_ms":12,"non_2xx":0,"offered_rate":8000,"conns":4096,"send_lag_p99_ms":2}`,
-		`{"label":"gw_poll","requests":36000,"seconds":3,"rps":12000,"p99_ms":9}`,
-		`{"label":"gw_poll_open","requests":21000,"seconds":3,"rps":7000,"p50_ms":1,"p99_ms":80,"non_2xx":3,"timeouts":1,"offered_rate":9600,"conns":4096,"send_lag_p99_ms":4}`,
-	}
 	if err := os.WriteFile(filepath.Join(dir, "wrk.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +24,17 @@ func TestOpenRunsAreReadAgainstTheirRoundsRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runs, open
+}
+
+func TestOpenRunsAreReadAgainstTheirRoundsRuns(t *testing.T) {
+	lines := []string{
+		`{"label":"gw_poll","requests":30000,"seconds":3,"rps":10000,"p99_ms":9}`,
+		`{"label":"gw_poll_open","requests":24000,"seconds":3,"rps":8000,"p50_ms":1,"p99_ms":12,"non_2xx":0,"offered_rate":8000,"conns":4096,"send_lag_p99_ms":2}`,
+		`{"label":"gw_poll","requests":36000,"seconds":3,"rps":12000,"p99_ms":9}`,
+		`{"label":"gw_poll_open","requests":21000,"seconds":3,"rps":7000,"p50_ms":1,"p99_ms":80,"non_2xx":3,"timeouts":1,"offered_rate":9600,"conns":4096,"send_lag_p99_ms":4}`,
+	}
+	runs, open := readOpenLines(t, lines)
 	s, ok := open["gw_poll_open"]
 	if !ok {
 		t.Fatalf("no summary of gw_poll_open: %v", open)
@@ -61,22 +69,11 @@ func TestOpenRunsAreReadAgainstTheirRoundsRuns(t *testing.T) {
 // A gateway that answered its whole schedule on time served what it was
 // offered, although its req/s, counted to the last answer, is a hair under.
 func TestAnOpenRunThatAnsweredItsScheduleServedItsOffer(t *testing.T) {
-	dir := t.TempDir()
 	lines := []string{
 		`{"label":"gw_tokens","requests":50000,"seconds":5,"rps":10000,"p99_ms":9}`,
 		`{"label":"gw_tokens_open","requests":40000,"seconds":5.004,"rps":7993.6,"p50_ms":1,"p99_ms":12,"offered_rate":8000,"scheduled":40000,"conns":4096,"send_lag_p99_ms":2}`,
 	}
-	if err := os.WriteFile(filepath.Join(dir, "wrk.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runs, err := readRuns(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	open, err := readOpen(dir, runs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, open := readOpenLines(t, lines)
 	if s := open["gw_tokens_open"]; s.share != 0.8 || s.served != 8000 {
 		t.Errorf("share %v, served %v: want 0.8 and 8000", s.share, s.served)
 	}
@@ -85,11 +82,7 @@ func TestAnOpenRunThatAnsweredItsScheduleServedItsOffer(t *testing.T) {
 	}
 	// Half the schedule answered: half the offer served.
 	lines[1] = `{"label":"gw_tokens_open","requests":20000,"seconds":5.004,"rps":3996.8,"p99_ms":12,"offered_rate":8000,"scheduled":40000,"conns":4096}`
-	if err := os.WriteFile(filepath.Join(dir, "wrk.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runs, _ = readRuns(dir)
-	open, _ = readOpen(dir, runs)
+	_, open = readOpenLines(t, lines)
 	if s := open["gw_tokens_open"]; s.share != 0.4 {
 		t.Errorf("share %v with half the schedule answered, want 0.4", s.share)
 	}
