@@ -7,6 +7,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -178,8 +179,14 @@ func stockOf(b *booking.Service) func(context.Context, int64) (queue.Stock, erro
 
 // Start loads the catalogue and starts the background loops: catalogue
 // refresh and admission. Stop ends them.
+//
+// A replica cannot answer without its catalogue, so the first load is
+// retried while Postgres is unreachable or slow (a database still starting,
+// a failover, a machine busy starting many replicas at once) until it
+// succeeds or ctx ends: the caller's deadline on ctx is how long a replica
+// may take to start. Any other error fails at once.
 func (g *Gateway) Start(ctx context.Context) error {
-	if err := g.Booking.Refresh(ctx); err != nil {
+	if err := g.loadCatalogue(ctx); err != nil {
 		return err
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -212,6 +219,25 @@ func (g *Gateway) Start(ctx context.Context) error {
 		})
 	}()
 	return nil
+}
+
+// loadCatalogue is Start's first catalogue load, retried with a growing
+// pause (100 ms up to 2 s) while the store is unavailable.
+func (g *Gateway) loadCatalogue(ctx context.Context) error {
+	pause := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := g.Booking.Refresh(ctx)
+		if err == nil || !errors.Is(err, booking.ErrUnavailable) {
+			return err
+		}
+		g.log.Warn("catalogue not loaded yet: retrying", "attempt", attempt, "retry_in", pause.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("gateway: start: %w (gave up: %w)", err, context.Cause(ctx))
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
 }
 
 // StopAdmitting ends the background loops (first step of a graceful

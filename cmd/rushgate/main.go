@@ -141,6 +141,13 @@ func openStores(ctx context.Context, cfg config.Config) (*sqlx.DB, redis.Univers
 	return db, rdb, func() { rdb.Close(); db.Close() }, nil
 }
 
+// startupWait is how long a replica keeps trying to load its catalogue
+// before it gives up and exits: long enough to ride out a Postgres that
+// starts after the gateway or is slow under the load of many replicas
+// starting at once, short enough that an orchestrator sees a replica that
+// cannot start.
+const startupWait = 30 * time.Second
+
 // serve runs a replica until ctx ends, then shuts down gracefully: admission
 // stops first, in-flight requests drain within SHUTDOWN_GRACE while new
 // connections are refused, then Redis and Postgres are closed, in reverse
@@ -163,7 +170,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	if err != nil {
 		return err
 	}
-	if err := gw.Start(ctx); err != nil {
+	startCtx, cancelStart := context.WithTimeout(ctx, startupWait)
+	err = gw.Start(startCtx)
+	cancelStart()
+	if err != nil {
 		return err
 	}
 	defer gw.StopAdmitting()
