@@ -313,12 +313,12 @@ func (s *Service) SeatCounts(ctx context.Context, concertID int64) (_ []DateSeat
 		}
 		free := len(snaps[i].available(t, 0))
 		sold := 0
-		for _, n := range t.numbers {
+		for n := range t.numbers() {
 			if soldBit(snaps[i].sold, n) {
 				sold++
 			}
 		}
-		out[i] = DateSeats{Date: d.day, Seats: len(t.numbers), Sold: sold, Held: len(t.numbers) - sold - free, Free: free}
+		out[i] = DateSeats{Date: d.day, Seats: t.size(), Sold: sold, Held: t.size() - sold - free, Free: free}
 	}
 	return out, nil
 }

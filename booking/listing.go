@@ -122,12 +122,12 @@ func (sn snapshot) available(t *seatTable, limit int) []int {
 			held[n>>6] |= 1 << (n & 63)
 		}
 	}
-	size := len(t.numbers)
+	size := t.size()
 	if limit > 0 {
 		size = min(size, limit)
 	}
 	out := make([]int, 0, size)
-	for _, n := range t.numbers {
+	for n := range t.numbers() {
 		if soldBit(sn.sold, n) || held[n>>6]&(1<<(n&63)) != 0 {
 			continue
 		}

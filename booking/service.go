@@ -125,8 +125,10 @@ type concert struct {
 	byDay   map[string]*date
 }
 
-// date is one date of a concert. Its seats never change once created, so
-// they are loaded once per replica, on first use.
+// date is one date of a concert. Its seats never change once created. They
+// are its concert's seat blocks, known with the catalogue; a date whose seat
+// count disagrees with its blocks has its seats loaded from Postgres, once
+// per replica, on first use.
 type date struct {
 	id    int64
 	day   string
@@ -134,28 +136,6 @@ type date struct {
 
 	mu    sync.Mutex // serialises the first load of seats
 	seats atomic.Pointer[seatTable]
-}
-
-// seatTable holds the seats of a date in ascending order: a listing walks it,
-// a hold finds a seat by binary search. 50,000 seats take about 600 KB.
-type seatTable struct {
-	numbers []int
-	prices  []int64
-}
-
-func (t *seatTable) price(seat int) (int64, bool) {
-	i, ok := slices.BinarySearch(t.numbers, seat)
-	if !ok {
-		return 0, false
-	}
-	return t.prices[i], true
-}
-
-func (t *seatTable) max() int {
-	if len(t.numbers) == 0 {
-		return 0
-	}
-	return t.numbers[len(t.numbers)-1]
 }
 
 // ConcertExists reports whether the concert is in the catalogue. It answers
@@ -261,10 +241,18 @@ func (s *Service) Refresh(ctx context.Context) (err error) {
 		for _, b := range det.Blocks {
 			c.blocks = append(c.blocks, SeatBlock(b))
 		}
+		// Every date has its concert's blocks: a hold or a listing needs no
+		// read of a date's seats (one read of thousands of rows, which every
+		// hold of the date would wait for, on each replica). A date whose
+		// seat count says otherwise is read from Postgres on first use.
+		blocks := tableOfBlocks(c.blocks)
 		for _, rd := range r.Dates {
 			d := known[rd.ID]
 			if d == nil {
 				d = &date{id: rd.ID, day: rd.Day, count: counts[rd.ID]}
+				if d.count == blocks.size() {
+					d.seats.Store(blocks)
+				}
 			}
 			c.dates = append(c.dates, d)
 			c.byDay[d.day] = d
@@ -363,7 +351,8 @@ func (s *Service) lookupDate(ctx context.Context, concertID int64, day string) (
 	return nil, ErrDateNotFound
 }
 
-// seatTable returns the seats of a date, loading them from Postgres once.
+// seatTable returns the seats of a date: those set from its blocks by the
+// catalogue refresh, or else loaded from Postgres once.
 func (s *Service) seatTable(ctx context.Context, d *date) (*seatTable, error) {
 	if t := d.seats.Load(); t != nil {
 		return t, nil
@@ -377,10 +366,7 @@ func (s *Service) seatTable(ctx context.Context, d *date) (*seatTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("booking: %w", err)
 	}
-	t := &seatTable{numbers: make([]int, len(seats)), prices: make([]int64, len(seats))}
-	for i, st := range seats {
-		t.numbers[i], t.prices[i] = st.Number, st.Price
-	}
+	t := tableOfSeats(seats)
 	d.seats.Store(t)
 	return t, nil
 }

@@ -57,8 +57,14 @@ func (s *server) handleAvailableSeats(c *gin.Context) {
 // The token's admission is checked inside the hold itself (see
 // checkout.Service.Hold); a malformed request from a token that may not hold
 // anything is answered 401 or 403 first, as on every route for admitted users.
+// It checks its own token, as the poll does: handing it on through the gin
+// context costs a map and a copy of the token on the heap per hold.
 func (s *server) handleHold(c *gin.Context) {
-	t, ctx := token(c), c.Request.Context()
+	t, ok := s.verifiedToken(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
 	r := readRequest(c)
 	req := checkout.HoldRequest{UserID: r.userID(), Date: r.date(), Seat: r.seat()}
 	if r.err != nil {

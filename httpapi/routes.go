@@ -16,10 +16,10 @@ func (s *server) routes(e *gin.Engine) {
 	// one possible call, a Redis read, is bounded by the Redis client.
 	e.GET("/api/queue/position", s.handlePosition)
 	// Entering and holding, the other floods of a rush, likewise (see
-	// handleEnter). A hold checks the admission inside its own Redis script:
-	// one round trip.
+	// handleEnter). A hold checks its own token, and the admission inside
+	// its own Redis script: one round trip.
 	e.POST("/api/tokens", s.limitEnter, s.handleEnter)
-	e.POST("/api/reservation", s.requireToken, s.handleHold)
+	e.POST("/api/reservation", s.handleHold)
 
 	api := e.Group("/api", s.deadline)
 
