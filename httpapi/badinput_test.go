@@ -462,3 +462,41 @@ func TestOversizedBodyWithoutLengthIs413(t *testing.T) {
 		t.Errorf("oversized bodies changed the state: %s → %s", before, after)
 	}
 }
+
+// TestBodyShorterThanItsLengthIs400: a body that ends before its
+// Content-Length (a client cut off mid-request) is read into a buffer of the
+// stated size and found short: 400 invalid_request, and nothing changes.
+func TestBodyShorterThanItsLengthIs400(t *testing.T) {
+	w := newWatchedHarness(t)
+	tok := w.activeToken("short")
+	before := w.state(t)
+	for _, rt := range []struct {
+		method, path string
+		auth         bool
+	}{
+		{"POST", "/api/tokens", false}, {"POST", "/api/chargePay", false}, {"POST", "/api/reservation", true},
+		{"POST", "/api/payment", true}, {"PATCH", "/admin/queue", false},
+	} {
+		body := `{"user_id":"short","concert_id":1}`
+		req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
+		req.ContentLength = int64(len(body)) + 10
+		req.Header.Set("Content-Type", "application/json")
+		if rt.auth {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if rt.path == "/admin/queue" {
+			req.Header.Set("Authorization", "Bearer "+adminKey)
+		}
+		rec := httptest.NewRecorder()
+		w.gw.Handler.ServeHTTP(rec, req)
+		r := response{ResponseRecorder: rec}
+		json.Unmarshal(rec.Body.Bytes(), &r.body)
+		if rec.Code != 400 || r.code() != "invalid_request" {
+			t.Errorf("%s %s: %d %s, want 400 invalid_request", rt.method, rt.path, rec.Code, truncate(rec.Body.String()))
+		}
+		checkErrorBody(t, rt.path, r)
+	}
+	if after := w.state(t); after != before {
+		t.Errorf("short bodies changed the state: %s → %s", before, after)
+	}
+}

@@ -27,7 +27,7 @@ type fields map[string]json.RawMessage
 // readFields decodes the request body as a JSON object. An empty body is an
 // empty object when allowEmpty (GET routes that also accept a body).
 func readFields(c *gin.Context, allowEmpty bool) (fields, error) {
-	body, err := io.ReadAll(c.Request.Body)
+	body, err := readBody(c.Request)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return nil, errBodyTooLarge
@@ -52,6 +52,23 @@ func readFields(c *gin.Context, allowEmpty bool) (fields, error) {
 		return nil, invalid("request body must be a JSON object")
 	}
 	return f, nil
+}
+
+// readBody reads the request body whole. A body that states its length, as
+// every client of the API sends, is read into a buffer of exactly that size
+// (limitBody has refused one over maxBody): io.ReadAll starts at 512 bytes,
+// five times a token or hold request, and the body is a tenth of the bytes
+// a hold allocates.
+func readBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n <= 0 || n > maxBody {
+		return io.ReadAll(r.Body)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r.Body, body); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 // fieldAtSyntaxError names the key of the top-level object whose value is
