@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/rushgate/rushgate/internal/redisstats"
 	"github.com/rushgate/rushgate/internal/testenv"
 	"github.com/rushgate/rushgate/lua"
 )
@@ -82,18 +83,18 @@ func BenchmarkHoldBatchRedisCost(b *testing.B) {
 		if a == before[cmd] {
 			continue
 		}
-		d := a.sub(before[cmd])
+		d := a.Sub(before[cmd])
 		switch cmd {
 		case "evalsha", "eval":
-			scriptUsec += d.usec
+			scriptUsec += d.Usec
 		case "info":
 			// The benchmark's own reads of the figures.
 		default:
-			inner += d.calls
-			innerUsec += d.usec
+			inner += d.Calls
+			innerUsec += d.Usec
 		}
-		if d.calls > 0 {
-			lines = append(lines, fmt.Sprintf("%s %.3f", cmd, d.calls/holds))
+		if d.Calls > 0 {
+			lines = append(lines, fmt.Sprintf("%s %.3f", cmd, d.Calls/holds))
 		}
 	}
 	sort.Strings(lines)
@@ -103,39 +104,12 @@ func BenchmarkHoldBatchRedisCost(b *testing.B) {
 	b.ReportMetric(scriptUsec/holds, "script-µs/hold")
 }
 
-type commandStat struct{ calls, usec float64 }
-
-func (a commandStat) sub(b commandStat) commandStat {
-	return commandStat{calls: a.calls - b.calls, usec: a.usec - b.usec}
-}
-
-// commandStats reads INFO commandstats: per command (lower case), its calls
-// and microseconds so far. The calls a script makes count under their own
-// commands, and also, in time, under the script's.
-func commandStats(b *testing.B, rdb redis.UniversalClient) map[string]commandStat {
+// commandStats reads INFO commandstats (see redisstats).
+func commandStats(b *testing.B, rdb redis.UniversalClient) map[string]redisstats.Command {
 	b.Helper()
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
 	if err != nil {
 		b.Fatal(err)
 	}
-	out := map[string]commandStat{}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(name, "cmdstat_") {
-			continue
-		}
-		var s commandStat
-		for _, kv := range strings.Split(rest, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			f, _ := strconv.ParseFloat(v, 64)
-			switch k {
-			case "calls":
-				s.calls = f
-			case "usec":
-				s.usec = f
-			}
-		}
-		out[strings.TrimPrefix(name, "cmdstat_")] = s
-	}
-	return out
+	return redisstats.Parse(info)
 }

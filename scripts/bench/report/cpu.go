@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rushgate/rushgate/internal/redisstats"
 )
 
 // The CPU phase of scripts/bench/run.sh leaves in results/cpu, for each
@@ -25,13 +27,10 @@ var cpuRoutes = []struct{ key, route string }{
 	{"pay", "POST /api/payment"},
 }
 
-// cmdStat is one line of INFO commandstats.
-type cmdStat struct{ calls, usec float64 }
-
 // cpuSnap is one reading of the CPU phase.
 type cpuSnap struct {
 	gatewayTicks, redisTicks float64
-	cmds                     map[string]cmdStat
+	cmds                     map[string]redisstats.Command
 }
 
 func readSnap(path string) (cpuSnap, error) {
@@ -39,20 +38,9 @@ func readSnap(path string) (cpuSnap, error) {
 	if err != nil {
 		return cpuSnap{}, err
 	}
-	s := cpuSnap{cmds: map[string]cmdStat{}}
+	s := cpuSnap{cmds: map[string]redisstats.Command{}}
 	for _, l := range lines {
-		if name, rest, ok := strings.Cut(strings.TrimPrefix(l, "cmdstat_"), ":"); ok && strings.HasPrefix(l, "cmdstat_") {
-			var c cmdStat
-			for _, kv := range strings.Split(rest, ",") {
-				k, v, _ := strings.Cut(kv, "=")
-				f, _ := strconv.ParseFloat(v, 64)
-				switch k {
-				case "calls":
-					c.calls = f
-				case "usec":
-					c.usec = f
-				}
-			}
+		if name, c, ok := redisstats.ParseLine(l); ok {
 			s.cmds[name] = c
 			continue
 		}
@@ -84,24 +72,24 @@ type cpuCost struct {
 	gateway, redis          float64 // seconds of CPU
 	cmdCalls, cmdUsec       float64
 	scriptCalls, scriptUsec float64
-	byCmd                   map[string]cmdStat
+	byCmd                   map[string]redisstats.Command
 }
 
 func costBetween(a, b cpuSnap, tick float64) cpuCost {
-	c := cpuCost{gateway: (b.gatewayTicks - a.gatewayTicks) * tick, redis: (b.redisTicks - a.redisTicks) * tick, byCmd: map[string]cmdStat{}}
+	c := cpuCost{gateway: (b.gatewayTicks - a.gatewayTicks) * tick, redis: (b.redisTicks - a.redisTicks) * tick, byCmd: map[string]redisstats.Command{}}
 	for name, after := range b.cmds {
 		before := a.cmds[name]
-		d := cmdStat{after.calls - before.calls, after.usec - before.usec}
-		if d.calls == 0 {
+		d := after.Sub(before)
+		if d.Calls == 0 {
 			continue
 		}
 		c.byCmd[name] = d
 		if isScript(name) {
-			c.scriptCalls += d.calls
-			c.scriptUsec += d.usec
+			c.scriptCalls += d.Calls
+			c.scriptUsec += d.Usec
 		} else {
-			c.cmdCalls += d.calls
-			c.cmdUsec += d.usec
+			c.cmdCalls += d.Calls
+			c.cmdUsec += d.Usec
 		}
 	}
 	return c
