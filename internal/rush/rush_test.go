@@ -99,8 +99,13 @@ func TestRushKeepsEveryInvariant(t *testing.T) {
 			t.Errorf("invariant %s judged nothing", inv.Name)
 		}
 	}
-	if rep.Admission.Admitted != users || rep.Admission.AdminSamples == 0 {
-		t.Errorf("admission = %+v", rep.Admission)
+	// Every buyer was admitted; those still waiting when no seat was free
+	// any more need not be (admission pauses then, and the line closes at
+	// the sell-out: the unsold_while_waiting rule judges that it did not
+	// close early). How many get in before the seats run out depends on how
+	// fast the first buyers hold: on an idle machine fewer than on a busy one.
+	if rep.Admission.Admitted < rep.SeatsSold || rep.Admission.Admitted > users || rep.Admission.AdminSamples == 0 {
+		t.Errorf("admission = %+v, want between the %d buyers and the %d users admitted, and admin readings", rep.Admission, rep.SeatsSold, users)
 	}
 	if rep.Admission.MeasuredRate <= 0 || rep.Admission.ConfiguredRate != rate {
 		t.Errorf("admission rate: configured %v measured %v (%s)", rep.Admission.ConfiguredRate, rep.Admission.MeasuredRate, rep.Admission.RateNote)
