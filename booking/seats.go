@@ -52,6 +52,20 @@ func (t *seatTable) price(seat int) (int64, bool) {
 	return t.runs[i].Price, true
 }
 
+// summary is what the table's seats add up to, as bookingdb sums a date's
+// rows; a table without seats sums to the zero summary, as a date without
+// rows does.
+func (t *seatTable) summary() bookingdb.SeatSummary {
+	if len(t.runs) == 0 {
+		return bookingdb.SeatSummary{}
+	}
+	s := bookingdb.SeatSummary{Seats: t.count, First: t.runs[0].From, Last: t.max()}
+	for _, r := range t.runs {
+		s.PriceSum += r.Price * int64(r.Seats())
+	}
+	return s
+}
+
 // size is the number of seats.
 func (t *seatTable) size() int { return t.count }
 

@@ -47,12 +47,17 @@ func TestHoldsNeedNoSeatReadOnceTheCatalogueIsLoaded(t *testing.T) {
 
 // A date whose seats in Postgres are not its concert's blocks (rows written
 // by hand, or by a tool that bypassed the catalogue) is read from Postgres:
-// the rows are the truth.
+// the rows are the truth. Here one date has a seat more, another as many
+// seats with one price changed.
 func TestADateWhoseSeatsDisagreeWithItsBlocksIsReadFromPostgres(t *testing.T) {
 	db, _ := testenv.Postgres(t)
-	createConcert(t, db, 1, 2, 6)
+	createConcert(t, db, 1, 3, 6)
 	if _, err := db.Exec(`INSERT INTO seats (date_id, seat_number, price)
 		SELECT date_id, 9, 777 FROM concert_dates WHERE concert_id = 1 AND concert_date = '2030-01-03'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE seats SET price = 555 WHERE seat_number = 4 AND date_id =
+		(SELECT date_id FROM concert_dates WHERE concert_id = 1 AND concert_date = '2030-01-04')`); err != nil {
 		t.Fatal(err)
 	}
 	m := newMini(t, db, booking.Config{HoldTTL: ttl})
@@ -70,5 +75,11 @@ func TestADateWhoseSeatsDisagreeWithItsBlocksIsReadFromPostgres(t *testing.T) {
 	}
 	if _, err := m.svc.Hold(ctx, 1, "bob", firstDay, 9); !errors.Is(err, booking.ErrSeatNotFound) {
 		t.Errorf("seat 9 of a date that has none: %v, want ErrSeatNotFound", err)
+	}
+	for seat, want := range map[int]int64{4: 555, 5: 10000} {
+		h, err := m.svc.Hold(ctx, 1, fmt.Sprint("carol-", seat), "2030-01-04", seat)
+		if err != nil || h.Price != want {
+			t.Errorf("seat %d of the repriced date: %+v, %v; want price %d", seat, h, err, want)
+		}
 	}
 }

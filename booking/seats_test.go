@@ -29,7 +29,20 @@ func TestSeatTableOfBlocksEqualsTableOfItsSeats(t *testing.T) {
 					rows = append(rows, bookingdb.Seat{Number: n, Price: b.Price})
 				}
 			}
+			// What bookingdb's SeatSummaries sums from the rows.
+			var sum bookingdb.SeatSummary
+			for _, r := range rows {
+				if sum.Seats == 0 {
+					sum.First = r.Number
+				}
+				sum.Seats++
+				sum.Last = r.Number
+				sum.PriceSum += r.Price
+			}
 			for name, table := range map[string]*seatTable{"blocks": tableOfBlocks(blocks), "rows": tableOfSeats(rows)} {
+				if got := table.summary(); got != sum {
+					t.Errorf("%s: summary %+v, want the rows' %+v", name, got, sum)
+				}
 				if table.size() != len(want) {
 					t.Errorf("%s: size %d, want %d", name, table.size(), len(want))
 				}

@@ -222,7 +222,7 @@ func (s *Service) Refresh(ctx context.Context) (err error) {
 			}
 		}
 	}
-	counts, err := s.store.SeatCounts(ctx, fresh)
+	summaries, err := s.store.SeatSummaries(ctx, fresh)
 	if err != nil {
 		return fmt.Errorf("booking: refresh: %w", err)
 	}
@@ -244,13 +244,15 @@ func (s *Service) Refresh(ctx context.Context) (err error) {
 		// Every date has its concert's blocks: a hold or a listing needs no
 		// read of a date's seats (one read of thousands of rows, which every
 		// hold of the date would wait for, on each replica). A date whose
-		// seat count says otherwise is read from Postgres on first use.
+		// rows add up otherwise (count, lowest and highest number, sum of
+		// prices) is read from Postgres on first use.
 		blocks := tableOfBlocks(c.blocks)
 		for _, rd := range r.Dates {
 			d := known[rd.ID]
 			if d == nil {
-				d = &date{id: rd.ID, day: rd.Day, count: counts[rd.ID]}
-				if d.count == blocks.size() {
+				sum := summaries[rd.ID]
+				d = &date{id: rd.ID, day: rd.Day, count: sum.Seats}
+				if sum == blocks.summary() {
 					d.seats.Store(blocks)
 				}
 			}

@@ -94,27 +94,41 @@ func (s *Store) Catalogue(ctx context.Context) ([]Concert, error) {
 	return out, nil
 }
 
-type countRow struct {
-	DateID int64 `db:"date_id"`
-	Seats  int   `db:"seats"`
+type summaryRow struct {
+	DateID   int64 `db:"date_id"`
+	Seats    int   `db:"seats"`
+	First    int   `db:"first"`
+	Last     int   `db:"last"`
+	PriceSum int64 `db:"price_sum"`
 }
 
-// SeatCounts returns how many seats each of the given dates has; a date
-// without seats is absent from the map.
-func (s *Store) SeatCounts(ctx context.Context, dateIDs []int64) (map[int64]int, error) {
-	out := make(map[int64]int, len(dateIDs))
+// SeatSummary is what a date's seat rows add up to: enough to tell, without
+// reading them one by one, whether they are the seats its concert's blocks
+// describe.
+type SeatSummary struct {
+	Seats       int   // how many
+	First, Last int   // lowest and highest seat number
+	PriceSum    int64 // sum of their prices
+}
+
+// SeatSummaries returns the seat summary of each of the given dates; a date
+// without seats is absent from the map. One query, whatever the number of
+// dates.
+func (s *Store) SeatSummaries(ctx context.Context, dateIDs []int64) (map[int64]SeatSummary, error) {
+	out := make(map[int64]SeatSummary, len(dateIDs))
 	if len(dateIDs) == 0 {
 		return out, nil
 	}
-	var rows []countRow
+	var rows []summaryRow
 	err := s.db.SelectContext(ctx, &rows, `
-		SELECT date_id, count(*) AS seats FROM seats
-		WHERE date_id = ANY($1) GROUP BY date_id`, pq.Array(dateIDs))
+		SELECT date_id, count(*) AS seats, min(seat_number) AS first, max(seat_number) AS last,
+		       sum(price) AS price_sum
+		FROM seats WHERE date_id = ANY($1) GROUP BY date_id`, pq.Array(dateIDs))
 	if err != nil {
-		return nil, fmt.Errorf("bookingdb: seat counts: %w", err)
+		return nil, fmt.Errorf("bookingdb: seat summaries: %w", err)
 	}
 	for _, r := range rows {
-		out[r.DateID] = r.Seats
+		out[r.DateID] = SeatSummary{Seats: r.Seats, First: r.First, Last: r.Last, PriceSum: r.PriceSum}
 	}
 	return out, nil
 }

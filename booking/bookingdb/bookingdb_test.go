@@ -86,12 +86,12 @@ func TestCreateConcert(t *testing.T) {
 			cat[0].Dates[0].Day != "2030-01-02" || cat[0].Dates[1].Day != "2030-01-03" || len(cat[1].Dates) != 1 {
 			t.Errorf("catalogue = %s", got)
 		}
-		counts, err := store.SeatCounts(ctx, []int64{cat[0].Dates[0].ID, cat[1].Dates[0].ID})
+		sums, err := store.SeatSummaries(ctx, []int64{cat[0].Dates[0].ID, cat[1].Dates[0].ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := counts[cat[0].Dates[0].ID], 3; got != want {
-			t.Errorf("seat count = %d, want %d", got, want)
+		if got, want := sums[cat[0].Dates[0].ID], (bookingdb.SeatSummary{Seats: 3, First: 1, Last: 3, PriceSum: 21000}); got != want {
+			t.Errorf("seat summary = %+v, want %+v", got, want)
 		}
 		seats, err := store.Seats(ctx, cat[0].Dates[1].ID)
 		if err != nil {
