@@ -425,38 +425,52 @@ func mustJSON(v any) string {
 	return string(raw)
 }
 
+// bodyRoute is a route that reads a JSON body, and whose credentials.
+type bodyRoute struct {
+	method, path string
+	auth         bool // the user's token (else none, or the admin key on /admin)
+}
+
+// bodyRoutes are the routes that read a request body.
+var bodyRoutes = []bodyRoute{
+	{"POST", "/api/tokens", false}, {"POST", "/api/chargePay", false}, {"POST", "/api/reservation", true},
+	{"POST", "/api/payment", true}, {"GET", "/api/pay", false}, {"GET", "/api/reservationSeat/available", true},
+	{"PATCH", "/admin/queue", false},
+}
+
+// sendBody sends body to rt with the given Content-Length (-1: none, as a
+// chunked body) and the route's credentials, and checks that the answer is
+// status with code in the contract's error shape.
+func sendBody(t *testing.T, w *watched, token string, rt bodyRoute, body io.Reader, length int64, status int, code string) {
+	t.Helper()
+	req := httptest.NewRequest(rt.method, rt.path, io.NopCloser(body))
+	req.ContentLength = length
+	req.Header.Set("Content-Type", "application/json")
+	if rt.auth {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rt.path == "/admin/queue" {
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+	}
+	rec := httptest.NewRecorder()
+	w.gw.Handler.ServeHTTP(rec, req)
+	r := response{ResponseRecorder: rec}
+	json.Unmarshal(rec.Body.Bytes(), &r.body)
+	if rec.Code != status || r.code() != code {
+		t.Errorf("%s %s: %d %s, want %d %s", rt.method, rt.path, rec.Code, truncate(rec.Body.String()), status, code)
+	}
+	checkErrorBody(t, rt.path, r)
+}
+
 // TestOversizedBodyWithoutLengthIs413: a chunked body (no Content-Length)
 // is cut at 64 KiB as it is read, and answered like a declared one.
 func TestOversizedBodyWithoutLengthIs413(t *testing.T) {
 	w := newWatchedHarness(t)
 	tok := w.activeToken("chunky")
 	before := w.state(t)
-	for _, rt := range []struct {
-		method, path string
-		auth         bool
-	}{
-		{"POST", "/api/tokens", false}, {"POST", "/api/chargePay", false}, {"POST", "/api/reservation", true},
-		{"POST", "/api/payment", true}, {"GET", "/api/pay", false}, {"GET", "/api/reservationSeat/available", true},
-		{"PATCH", "/admin/queue", false},
-	} {
+	for _, rt := range bodyRoutes {
 		body := io.MultiReader(strings.NewReader(`{"user_id": "chunky", "pad": "`), strings.NewReader(strings.Repeat("x", 80<<10)), strings.NewReader(`"}`))
-		req := httptest.NewRequest(rt.method, rt.path, io.NopCloser(body))
-		req.ContentLength = -1
-		req.Header.Set("Content-Type", "application/json")
-		if rt.auth {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		if rt.path == "/admin/queue" {
-			req.Header.Set("Authorization", "Bearer "+adminKey)
-		}
-		rec := httptest.NewRecorder()
-		w.gw.Handler.ServeHTTP(rec, req)
-		r := response{ResponseRecorder: rec}
-		json.Unmarshal(rec.Body.Bytes(), &r.body)
-		if rec.Code != 413 || r.code() != "body_too_large" {
-			t.Errorf("%s %s: %d %s, want 413 body_too_large", rt.method, rt.path, rec.Code, truncate(rec.Body.String()))
-		}
-		checkErrorBody(t, rt.path, r)
+		sendBody(t, w, tok, rt, body, -1, 413, "body_too_large")
 	}
 	if after := w.state(t); after != before {
 		t.Errorf("oversized bodies changed the state: %s → %s", before, after)
@@ -470,31 +484,9 @@ func TestBodyShorterThanItsLengthIs400(t *testing.T) {
 	w := newWatchedHarness(t)
 	tok := w.activeToken("short")
 	before := w.state(t)
-	for _, rt := range []struct {
-		method, path string
-		auth         bool
-	}{
-		{"POST", "/api/tokens", false}, {"POST", "/api/chargePay", false}, {"POST", "/api/reservation", true},
-		{"POST", "/api/payment", true}, {"PATCH", "/admin/queue", false},
-	} {
+	for _, rt := range bodyRoutes {
 		body := `{"user_id":"short","concert_id":1}`
-		req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
-		req.ContentLength = int64(len(body)) + 10
-		req.Header.Set("Content-Type", "application/json")
-		if rt.auth {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		if rt.path == "/admin/queue" {
-			req.Header.Set("Authorization", "Bearer "+adminKey)
-		}
-		rec := httptest.NewRecorder()
-		w.gw.Handler.ServeHTTP(rec, req)
-		r := response{ResponseRecorder: rec}
-		json.Unmarshal(rec.Body.Bytes(), &r.body)
-		if rec.Code != 400 || r.code() != "invalid_request" {
-			t.Errorf("%s %s: %d %s, want 400 invalid_request", rt.method, rt.path, rec.Code, truncate(rec.Body.String()))
-		}
-		checkErrorBody(t, rt.path, r)
+		sendBody(t, w, tok, rt, strings.NewReader(body), int64(len(body))+10, 400, "invalid_request")
 	}
 	if after := w.state(t); after != before {
 		t.Errorf("short bodies changed the state: %s → %s", before, after)
