@@ -167,7 +167,12 @@ func (s *server) limitBody(c *gin.Context) {
 		s.writeError(c, errBodyTooLarge)
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	// A request without a body (every poll) has nothing to limit: net/http
+	// gives it NoBody, which reads as empty, and wrapping it would cost an
+	// allocation per poll.
+	if c.Request.Body != http.NoBody {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	}
 	c.Next()
 }
 
