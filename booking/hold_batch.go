@@ -159,6 +159,7 @@ func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []hold
 		}
 		args = append(args, nkeys, r.user, day, r.seat, r.price, c, member)
 	}
+	keys = append(keys, kc.Stock())
 	vals, err := lua.HoldBatch.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return nil, err

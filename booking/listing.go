@@ -1,9 +1,12 @@
 package booking
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rushgate/rushgate/lua"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -213,7 +216,7 @@ func withBits(bitmap []byte, seats []int) []byte {
 // round trip, rebuilding any sold cache that is not loaded. A date whose cache
 // is still missing after that reads 0, which sends it to the exact check.
 func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date, now int64) ([]int64, error) {
-	counts, err := s.seatCounts(ctx, concertID, dates, now)
+	counts, err := s.seatCounts(ctx, concertID, dates, now, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -232,33 +235,34 @@ type seatCount struct {
 	known             bool // false when the sold cache could not be loaded
 }
 
-// seatCounts reads, per date, the seats sold and held now, in one pipelined
-// round trip, rebuilding any sold cache that is not loaded.
-func (s *Service) seatCounts(ctx context.Context, concertID int64, dates []*date, now int64) ([]seatCount, error) {
+// seatCounts reads, per date, the seats sold and held now, in one script
+// run, rebuilding any sold cache that is not loaded. With keep > 0 the run
+// also keeps the totals that long for Stock (when every date's cache was
+// loaded).
+func (s *Service) seatCounts(ctx context.Context, concertID int64, dates []*date, now int64, keep time.Duration) ([]seatCount, error) {
 	kc := s.keys.Concert(concertID)
-	lo := "(" + strconv.FormatInt(now, 10)
+	keys := make([]string, 0, 1+2*len(dates))
+	keys = append(keys, kc.Stock())
+	for _, d := range dates {
+		keys = append(keys, kc.Sold(d.day), kc.Held(d.day))
+	}
 	for try := 0; ; try++ {
-		pipe := s.rdb.Pipeline()
-		loaded := make([]*redis.IntCmd, len(dates))
-		sold := make([]*redis.IntCmd, len(dates))
-		held := make([]*redis.IntCmd, len(dates))
-		for i, d := range dates {
-			loaded[i] = pipe.GetBit(ctx, kc.Sold(d.day), 0)
-			sold[i] = pipe.BitCount(ctx, kc.Sold(d.day), nil)
-			held[i] = pipe.ZCount(ctx, kc.Held(d.day), lo, "+inf")
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		res, err := lua.CountSeats.Run(ctx, s.rdb, keys, now, max(keep.Milliseconds(), 0)).Int64Slice()
+		if err != nil {
 			return nil, fmt.Errorf("booking: count seats: %w", err)
+		}
+		if len(res) != 2*len(dates) {
+			return nil, fmt.Errorf("booking: count seats: %d values for %d dates", len(res), len(dates))
 		}
 		out := make([]seatCount, len(dates))
 		var missing []*date
 		for i, d := range dates {
-			if loaded[i].Val() != 1 {
+			sold, held := res[2*i], res[2*i+1]
+			if sold < 0 {
 				missing = append(missing, d)
 				continue
 			}
-			// BITCOUNT includes the "loaded" bit.
-			out[i] = seatCount{seats: int64(d.count), sold: sold[i].Val() - 1, held: held[i].Val(), known: true}
+			out[i] = seatCount{seats: int64(d.count), sold: sold, held: held, known: true}
 		}
 		if len(missing) == 0 || try == maxSnapshotTries {
 			return out, nil

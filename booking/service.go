@@ -43,6 +43,10 @@ type Config struct {
 	// HoldBatchWait bounds how long a hold queued behind its concert's batch
 	// in flight may wait for more to join its own batch.
 	HoldBatchWait time.Duration
+	// StockMaxAge is how long a count of a concert's seats serves admission
+	// on every replica before it is made again (see Stock): default 250ms;
+	// negative counts at every call.
+	StockMaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Location decides which day is "today" for AvailableDates; nil means
@@ -51,6 +55,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.StockMaxAge == 0 {
+		c.StockMaxAge = 250 * time.Millisecond
+	}
 	if c.HoldTTL <= 0 {
 		c.HoldTTL = 5 * time.Minute
 	}

@@ -111,6 +111,11 @@ func (c Concert) Held(date string) string { return c.base + "held:" + date }
 // Sold is the cache of sold seats of a date (rebuilt from Postgres when missing).
 func (c Concert) Sold(date string) string { return c.base + "sold:" + date }
 
+// Stock is the count of the concert's sold and held seats over all its dates
+// (a hash: "sold", "held"), kept a moment so that every replica's admission
+// reads it instead of counting (see booking.Service.Stock).
+func (c Concert) Stock() string { return c.base + "stock" }
+
 // Hold is the record of one hold (reservation) by id.
 func (c Concert) Hold(id int64) string { return c.base + "hold:" + strconv.FormatInt(id, 10) }
 

@@ -14,4 +14,7 @@ var (
 	Sell = load("sell.lua")
 	// LoadSold adds seats from Postgres to a date's sold cache (load_sold.lua).
 	LoadSold = load("load_sold.lua")
+	// CountSeats counts the sold and held seats of a concert's dates, and
+	// keeps the totals a moment for every replica (count_seats.lua).
+	CountSeats = load("count_seats.lua")
 )

@@ -24,6 +24,11 @@
 --   gate        zset    (only with 5 keys) the hold is made only if the
 --               hold's gate member has a score above now: the caller passes
 --               its admission, so checking it and holding are one atomic step
+-- then, optionally, one last key:
+--   stock       hash    the concert's seat count kept for admission
+--               (count_seats.lua): while it exists, its "held" grows by the
+--               holds made, so that admission pauses at once when the last
+--               free seat is held, without counting again
 -- ARGV[1] now (unix ms)
 -- ARGV[2] hold ttl (ms)
 -- ARGV[3] most live unpaid holds a user may have
@@ -83,7 +88,10 @@ for i = 0, n - 1 do
   end
   nkeys = nkeys + k
 end
-if nkeys ~= #KEYS then
+local stock_key
+if nkeys + 1 == #KEYS then
+  stock_key = KEYS[#KEYS]
+elseif nkeys ~= #KEYS then
   return redis.error_reply('ERR hold_batch: keys do not match the holds')
 end
 if new_first ~= '' and not (tonumber(new_first) and tonumber(new_last)) then
@@ -262,4 +270,15 @@ for i = 0, n - 1 do
   k = k + tonumber(ARGV[a])
 end
 flush(out)
+if stock_key then
+  local made = 0
+  for i = 1, #out, 3 do
+    if out[i] == 1 then made = made + 1 end
+  end
+  -- Only a kept count is updated: HINCRBY would make a missing one, with
+  -- no expiry and no count behind it.
+  if made > 0 and redis.call('PTTL', stock_key) > 0 then
+    redis.call('HINCRBY', stock_key, 'held', made)
+  end
+end
 return out

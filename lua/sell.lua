@@ -11,6 +11,9 @@
 -- KEYS[3] held        zset    seat number -> expiry (ms), per date
 -- KEYS[4] user_holds  zset    hold id -> expiry (ms)
 -- KEYS[5] sold        bitmap  bit n set = seat n sold; bit 0 set = cache loaded
+-- KEYS[6] stock       hash    (optional) the concert's seat count kept for
+--                             admission (count_seats.lua): deleted, so that
+--                             the next admission step counts the sale
 -- ARGV[1] hold id
 -- ARGV[2] seat number
 -- ARGV[3] how long the paid record is kept (ms)
@@ -39,6 +42,7 @@ if redis.call('GET', seat_key) == id then
   redis.call('ZREM', held, seat)
 end
 redis.call('ZREM', user_holds, id)
+if KEYS[6] then redis.call('DEL', KEYS[6]) end
 if r then
   r[1], r[2] = 'paid', ''
   redis.call('SET', rec, table.concat(r, '|'), 'PX', keep)

@@ -17,16 +17,7 @@ RUN=$(date +%s)$$
 DB=rgjourney_$RUN
 WORK=$(mktemp -d /tmp/rushgate-journey.XXXXXX)
 PIDS=()
-cleanup() {
-	local rc=$?
-	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-	psql -q "$PG/postgres?sslmode=disable" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source scripts/bench/private.sh
 
 go build -o "$WORK/rushgate" ./cmd/rushgate
 go build -o "$WORK/rushload" ./cmd/rushload
