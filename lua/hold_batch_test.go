@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
@@ -73,8 +74,9 @@ func holdAlone(t *testing.T, rdb *redis.Client, h holdArgs, first, last string) 
 	return res[0]
 }
 
-// holdBatch runs hold_batch.lua once and returns its triples.
-func holdBatch(rdb *redis.Client, hs []holdArgs, first, last string) ([][]int64, error) {
+// holdBatch runs hold_batch.lua once and returns its triples; after are the
+// keys named after the holds' (the concert's kept seat count, optional).
+func holdBatch(rdb *redis.Client, hs []holdArgs, first, last string, after ...string) ([][]int64, error) {
 	keys := []string{idsKey, prefix}
 	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, first, last}
 	for _, h := range hs {
@@ -90,7 +92,7 @@ func holdBatch(rdb *redis.Client, hs []holdArgs, first, last string) ([][]int64,
 		}
 		args = append(args, n, h.user, h.day, h.seat, 1000, checked, h.gate)
 	}
-	vals, err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Int64Slice()
+	vals, err := lua.HoldBatch.Run(context.Background(), rdb, append(keys, after...), args...).Int64Slice()
 	if err != nil {
 		return nil, err
 	}
@@ -422,5 +424,38 @@ func TestHoldBatchReadsEachDatesLoadedBitOncePerRun(t *testing.T) {
 	}
 	if n := calls("GETBIT", "{c:9}:sold:"+otherDay, "0") - before; n != 0 {
 		t.Errorf("a checked hold read bit 0 %d times", n)
+	}
+}
+
+// The concert's kept seat count, named last, grows by the holds a run made,
+// not by those it refused; a run never makes one that is missing.
+func TestHoldBatchAddsItsHoldsToAKeptSeatCount(t *testing.T) {
+	const stock = "{c:9}:stock"
+	mr, rdb := newBatchRedis(t)
+	ctx := context.Background()
+	rdb.HSet(ctx, idsKey, "id", 100, "last", 1000)
+	run := func(hs ...holdArgs) string {
+		t.Helper()
+		res, err := holdBatch(rdb, hs, "", "", stock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(res)
+	}
+	run(holdArgs{user: "a", day: loadedDay, seat: 1})
+	if mr.Exists(stock) {
+		t.Fatal("a run made a kept count where there was none")
+	}
+	rdb.HSet(ctx, stock, "sold", 1, "held", 1)
+	rdb.PExpire(ctx, stock, time.Minute)
+	// Seat 1 is held already and seat 3 sold: two of the four are made.
+	got := run(holdArgs{user: "b", day: loadedDay, seat: 1}, holdArgs{user: "b", day: loadedDay, seat: 2},
+		holdArgs{user: "c", day: loadedDay, seat: 3}, holdArgs{user: "c", day: loadedDay, seat: 4})
+	// (A lost race burns an id: 102 went to the refused hold of seat 1.)
+	if want := "[[-1 0 0] [1 103 1300000] [-2 0 0] [1 104 1300000]]"; got != want {
+		t.Fatalf("answers %s, want %s", got, want)
+	}
+	if held, sold := mr.HGet(stock, "held"), mr.HGet(stock, "sold"); held != "3" || sold != "1" {
+		t.Errorf("kept count sold %s held %s, want 1 and 3", sold, held)
 	}
 }
