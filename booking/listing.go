@@ -1,15 +1,15 @@
 package booking
 
 import (
-	"time"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/rushgate/rushgate/lua"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/lua"
 )
 
 // Listings never touch Postgres on the request path (the seats of a date are
@@ -20,11 +20,12 @@ import (
 //     (seats/8 bytes: 6.25 KB for 50,000 seats) and ZRANGEBYSCORE of the live
 //     holds (one member per held seat). Redis work is O(log H + live holds);
 //     Go then walks the seats once, O(seats).
-//   - AvailableDates: one pipelined round trip for all dates from today on,
-//     GETBIT/BITCOUNT of the sold bitmap and ZCOUNT of live holds per date
-//     (BITCOUNT is O(seats/8) bytes in Redis, ZCOUNT O(log H)); a date whose
-//     counts say "full" is checked exactly in one more round trip, because a
-//     seat both sold and held would be counted twice.
+//   - AvailableDates: one round trip for all dates from today on, a run of
+//     count_seats.lua: GETBIT/BITCOUNT of the sold bitmap and ZCOUNT of live
+//     holds per date (BITCOUNT is O(seats/8) bytes in Redis, ZCOUNT
+//     O(log H)); a date whose counts say "full" is checked exactly in one
+//     more round trip, because a seat both sold and held would be counted
+//     twice.
 //
 // A lost sold cache adds a rebuild from Postgres (once per date, shared by
 // concurrent callers) and one more round trip.
@@ -212,9 +213,9 @@ func withBits(bitmap []byte, seats []int) []byte {
 }
 
 // freeCounts returns, per date, seats − sold − live holds: a lower bound of
-// the free seats (a seat both sold and held counts twice), in one pipelined
-// round trip, rebuilding any sold cache that is not loaded. A date whose cache
-// is still missing after that reads 0, which sends it to the exact check.
+// the free seats (a seat both sold and held counts twice), in one round
+// trip, rebuilding any sold cache that is not loaded. A date whose cache is
+// still missing after that reads 0, which sends it to the exact check.
 func (s *Service) freeCounts(ctx context.Context, concertID int64, dates []*date, now int64) ([]int64, error) {
 	counts, err := s.seatCounts(ctx, concertID, dates, now, 0)
 	if err != nil {
