@@ -169,3 +169,37 @@ func BenchmarkHoldBatching(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStock is admission's count of a concert's seats, 120 dates of 500
+// seats, each with a few holds: counted at every call (StockMaxAge < 0, what
+// every replica did at every step before the count was kept), and read from
+// the count kept in Redis (the default; the count is made again four times a
+// second, once for all replicas, which this leaves out).
+func BenchmarkStock(b *testing.B) {
+	const dates = 120
+	for _, bc := range []struct {
+		name   string
+		maxAge time.Duration
+	}{{"counted", -1}, {"kept", time.Hour}} {
+		b.Run(bc.name, func(b *testing.B) {
+			env := newReal(b, booking.Config{StockMaxAge: bc.maxAge}, dates, 500)
+			ctx := context.Background()
+			first, _ := time.Parse(booking.DateLayout, firstDay)
+			for d := range dates {
+				if _, err := env.svc.Hold(ctx, 1, fmt.Sprintf("u%d", d), first.AddDate(0, 0, d).Format(booking.DateLayout), 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var st booking.Stock
+			for b.Loop() {
+				var err error
+				if st, err = env.svc.Stock(ctx, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if st.Held != dates || st.Free != dates*500-dates {
+				b.Fatalf("stock %+v, want %d held", st, dates)
+			}
+		})
+	}
+}
