@@ -42,7 +42,7 @@ for i = 2, #KEYS, 2 do
   out[#out + 1] = held
 end
 if keep > 0 and all_loaded then
-  redis.call('DEL', KEYS[1])
+  -- Both fields at once: an older count still there is replaced whole.
   redis.call('HSET', KEYS[1], 'sold', sold_total, 'held', held_total)
   redis.call('PEXPIRE', KEYS[1], keep)
 end
