@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -196,11 +197,18 @@ func TestRushSellsEverySeatThatAHolderAbandoned(t *testing.T) {
 		c.MaxActive = 10000
 		c.HoldTTL = 2 * time.Second
 	})
+	// The rush reads the line once a second; a full house can last less
+	// than that, so the test also watches it closely while the rush runs.
+	watched := make(chan bool, 1)
+	stop := make(chan struct{})
+	go func() { watched <- watchFullHouse(srv.URL, stop) }()
 	rep, err := rush.Run(context.Background(), rush.Options{
 		BaseURL: srv.URL, Users: users, Duration: 120 * time.Second, Concurrency: 32,
 		AdminToken: adminToken, PollScale: 0.1, PollCap: 300 * time.Millisecond, SeatsOffered: seats,
 		HoldAndLeave: 0.3,
 	})
+	close(stop)
+	sawFullHouse := <-watched
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +237,8 @@ func TestRushSellsEverySeatThatAHolderAbandoned(t *testing.T) {
 	}
 	// The line paused on a full house at least once: a reading with people
 	// waiting and no seat free.
-	paused := false
+	t.Logf("full house seen by the close watch: %v", sawFullHouse)
+	paused := sawFullHouse
 	for _, s := range rep.Record.Line {
 		if s.Waiting > 0 && s.FreeSeats == 0 && s.State == "open" {
 			paused = true
@@ -240,5 +249,38 @@ func TestRushSellsEverySeatThatAHolderAbandoned(t *testing.T) {
 	}
 	if rep.Outcomes[rush.OutcomeSoldOut] == 0 {
 		t.Errorf("outcomes %v: nobody learned that the concert sold out", rep.Outcomes)
+	}
+}
+
+// watchFullHouse reads GET /admin/queue every 20 ms until stop and reports
+// whether a reading had people waiting, no seat free and the line open.
+func watchFullHouse(base string, stop <-chan struct{}) bool {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return false
+		case <-tick.C:
+		}
+		req, err := http.NewRequest(http.MethodGet, base+"/admin/queue?concert_id=1", nil)
+		if err != nil {
+			return false
+		}
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		var q struct {
+			Waiting   int64  `json:"waiting"`
+			FreeSeats *int64 `json:"free_seats"`
+			State     string `json:"state"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&q)
+		resp.Body.Close()
+		if err == nil && q.Waiting > 0 && q.FreeSeats != nil && *q.FreeSeats == 0 && q.State == "open" {
+			return true
+		}
 	}
 }
