@@ -3,6 +3,7 @@ package lua_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,41 +26,8 @@ import (
 //	redis-server --port 16499 --save '' --appendonly no &
 //	TEST_REDIS_URL=redis://127.0.0.1:16499/0 go test -run x -bench RedisCost ./lua
 func BenchmarkHoldBatchRedisCost(b *testing.B) {
-	const (
-		batch = 64
-		seats = 50_000
-	)
-	rdb, keys := testenv.Redis(b)
+	rdb, runArgs := holdCostSetup(b)
 	ctx := context.Background()
-	kc := keys.Concert(1)
-	gate := kc.Active()
-	// The block of ids outlasts any run of the benchmark.
-	if err := rdb.HSet(ctx, kc.HoldIDs(), "id", 0, "last", 1_000_000_000_000).Err(); err != nil {
-		b.Fatal(err)
-	}
-	recordPrefix := strings.TrimSuffix(kc.Hold(0), "0")
-	day := func(n int) string { return fmt.Sprintf("2030-%02d-%02d", 1+n/28%12, 1+n%28) }
-	next := 0
-	runArgs := func() ([]string, []any) {
-		runKeys := []string{kc.HoldIDs(), recordPrefix}
-		args := []any{bNow, bTTL, 4, bRecordTTL, "", ""}
-		for range batch {
-			d, seat, user := day(next/seats), next%seats+1, "u"+strconv.Itoa(next)
-			next++
-			runKeys = append(runKeys, kc.Seat(d, seat), kc.Held(d), kc.Sold(d), kc.UserHolds(user), gate)
-			args = append(args, 5, user, d, seat, 10000, "0", "admitted")
-		}
-		return runKeys, args
-	}
-	// The one gate member every hold passes: admitted until long after now.
-	if err := rdb.ZAdd(ctx, gate, redis.Z{Score: bNow + 1e12, Member: "admitted"}).Err(); err != nil {
-		b.Fatal(err)
-	}
-	for n := range 12 * 28 {
-		if err := rdb.SetBit(ctx, kc.Sold(day(n)), 0, 1).Err(); err != nil {
-			b.Fatal(err)
-		}
-	}
 	before := commandStats(b, rdb)
 	runs := 0
 	for b.Loop() {
@@ -76,7 +44,7 @@ func BenchmarkHoldBatchRedisCost(b *testing.B) {
 		}
 	}
 	after := commandStats(b, rdb)
-	holds := float64(runs * batch)
+	holds := float64(runs * costBatch)
 	var inner, innerUsec, scriptUsec float64
 	var lines []string
 	for cmd, a := range after {
@@ -102,6 +70,115 @@ func BenchmarkHoldBatchRedisCost(b *testing.B) {
 	b.ReportMetric(inner/holds, "redis-calls/hold")
 	b.ReportMetric(innerUsec/holds, "calls-µs/hold")
 	b.ReportMetric(scriptUsec/holds, "script-µs/hold")
+}
+
+// BenchmarkHoldBatchScriptParts splits the time Redis spends in a run of
+// hold_batch.lua (the runs of BenchmarkHoldBatchRedisCost, on a Redis no one
+// else uses, as there) into its parts, each a sub-benchmark whose
+// script-µs/hold is what that run cost inside EVALSHA:
+//
+//   - script: the script itself;
+//   - lua-only: the same script with its Redis calls answered by a Lua
+//     stand-in that gives the success path's answers (the block of ids is
+//     still read from Redis, once per run): what interpreting the script
+//     costs, its arguments included;
+//   - arguments-only: a script that returns at once, sent the same keys and
+//     arguments: what taking in a run's arguments costs.
+//
+// script minus lua-only is what the Redis calls cost, their own time (the
+// calls-µs/hold of BenchmarkHoldBatchRedisCost) and the cost of calling them
+// from Lua together.
+func BenchmarkHoldBatchScriptParts(b *testing.B) {
+	src, err := os.ReadFile("hold_batch.lua")
+	if err != nil {
+		b.Fatal(err)
+	}
+	variants := []struct {
+		name   string
+		script *redis.Script
+	}{
+		{"script", lua.HoldBatch},
+		{"lua-only", redis.NewScript(luaOnlyStandIn + string(src))},
+		{"arguments-only", redis.NewScript("return 1")},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			rdb, runArgs := holdCostSetup(b)
+			ctx := context.Background()
+			before := commandStats(b, rdb)
+			runs := 0
+			for b.Loop() {
+				runs++
+				keys, args := runArgs()
+				if err := v.script.Run(ctx, rdb, keys, args...).Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			after := commandStats(b, rdb)
+			var usec float64
+			for _, cmd := range []string{"evalsha", "eval"} {
+				usec += after[cmd].Sub(before[cmd]).Usec
+			}
+			b.ReportMetric(usec/float64(runs*costBatch), "script-µs/hold")
+		})
+	}
+}
+
+// luaOnlyStandIn shadows the redis table of hold_batch.lua with one whose
+// call answers as Redis would on the success path of a buyer's first hold:
+// admitted, the date's sold cache loaded, the seat unsold, no live holds, the
+// seat free. The block of ids is read from Redis, so that ids run on.
+const luaOnlyStandIn = `local real_call, real_error = redis.call, redis.error_reply
+local redis = {error_reply = real_error, call = function(cmd, key, a, b)
+  if cmd == 'HMGET' then return real_call(cmd, key, a, b) end
+  if cmd == 'ZSCORE' then return '1000000000000000' end
+  if cmd == 'GETBIT' then if a == 0 then return 1 end return 0 end
+  if cmd == 'ZCOUNT' then return 0 end
+  if cmd == 'SET' then return {ok = 'OK'} end
+  return 1
+end}
+`
+
+// costBatch is the number of holds in each run of the cost benchmarks.
+const costBatch = 64
+
+// holdCostSetup prepares runs of costBatch successful holds, each with a
+// gate, by users holding their first seat (the hot path of a rush), and
+// returns the keys and arguments of the next run at each call.
+func holdCostSetup(b *testing.B) (redis.UniversalClient, func() ([]string, []any)) {
+	const seats = 50_000
+	rdb, keys := testenv.Redis(b)
+	ctx := context.Background()
+	kc := keys.Concert(1)
+	gate := kc.Active()
+	// The block of ids outlasts any run of the benchmark.
+	if err := rdb.HSet(ctx, kc.HoldIDs(), "id", 0, "last", 1_000_000_000_000).Err(); err != nil {
+		b.Fatal(err)
+	}
+	recordPrefix := strings.TrimSuffix(kc.Hold(0), "0")
+	day := func(n int) string { return fmt.Sprintf("2030-%02d-%02d", 1+n/28%12, 1+n%28) }
+	next := 0
+	runArgs := func() ([]string, []any) {
+		runKeys := []string{kc.HoldIDs(), recordPrefix}
+		args := []any{bNow, bTTL, 4, bRecordTTL, "", ""}
+		for range costBatch {
+			d, seat, user := day(next/seats), next%seats+1, "u"+strconv.Itoa(next)
+			next++
+			runKeys = append(runKeys, kc.Seat(d, seat), kc.Held(d), kc.Sold(d), kc.UserHolds(user), gate)
+			args = append(args, 5, user, d, seat, 10000, "0", "admitted")
+		}
+		return runKeys, args
+	}
+	// The one gate member every hold passes: admitted until long after now.
+	if err := rdb.ZAdd(ctx, gate, redis.Z{Score: bNow + 1e12, Member: "admitted"}).Err(); err != nil {
+		b.Fatal(err)
+	}
+	for n := range 12 * 28 {
+		if err := rdb.SetBit(ctx, kc.Sold(day(n)), 0, 1).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return rdb, runArgs
 }
 
 // commandStats reads INFO commandstats (see redisstats).
