@@ -27,13 +27,19 @@ func newWatchedHarness(t *testing.T) *watched {
 }
 
 // state is a digest of every Redis key of the test (name and value) and of
-// every Postgres table's rows.
+// every Postgres table's rows. It leaves out the concerts' kept seat counts
+// (keyspace.Concert.Stock): admission writes one with a life of a quarter of
+// a second, so whether it is there depends on the clock, not on the requests
+// (a hold that got through would show in its seat lock and record anyway).
 func (w *watched) state(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	var keys []string
 	iter := w.rdb.Scan(ctx, 0, w.cfg.KeyPrefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
+		if strings.HasSuffix(iter.Val(), "}:stock") {
+			continue
+		}
 		keys = append(keys, iter.Val())
 	}
 	if err := iter.Err(); err != nil {
