@@ -105,6 +105,10 @@ local card = false
 -- entered twice in one batch finds the first entry in the line and its
 -- heartbeat pending, which is as fresh as any it could get.
 local new_beats = {}
+-- Numbers go to Redis as text made here: a Lua number passed to redis.call
+-- is printed with sprintf's %.17g at each call (callgrind: a tenth of Redis'
+-- instructions per entry).
+local alive_text = string.format('%d', alive_until)
 
 -- The issue second of a sequence: the newest timeline entry at or before it.
 local function issued_of(seq)
@@ -143,7 +147,7 @@ local function took(user, seq)
     newest = sec
   end
   new_beats[#new_beats + 1] = user
-  new_beats[#new_beats + 1] = alive_until
+  new_beats[#new_beats + 1] = alive_text
   return sec
 end
 
@@ -213,7 +217,7 @@ local function enter(user)
   -- (NX), and is then looked up as below.
   if phase ~= 'scheduled' then
     local seq = next_seq()
-    if redis.call('ZADD', waiting, 'NX', seq, user) == 1 then
+    if redis.call('ZADD', waiting, 'NX', string.format('%d', seq), user) == 1 then
       local sec = took(user, seq)
       if card == false then card = redis.call('ZCARD', waiting) else card = card + 1 end
       return {1, seq, sec, card, 0, 0, opens_at, gen}

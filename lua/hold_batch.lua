@@ -126,6 +126,12 @@ local gate_seen = {}
 local live_holds = {}
 -- ZCOUNT's lower bound: holds that lapse after now are live
 local live_from = '(' .. now
+-- The numbers the holds pass to Redis, as text made once per run: a Lua
+-- number passed to redis.call is printed with sprintf's %.17g at each call,
+-- which was a tenth of Redis' instructions per hold (callgrind).
+local ttl_text = string.format('%d', ttl)
+local exp_text = string.format('%d', now + ttl)
+local set_life_text = string.format('%d', ttl + record_ttl)
 -- held key -> {score, member, ...} and the answers (their places in out) of
 -- the holds that added to it
 local held_adds, held_answers, held_keys = {}, {}, {}
@@ -218,20 +224,20 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
   local sid = string.format('%d', id)
   local exp = now + ttl
 
-  if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl) then return -1, 0, 0 end
+  if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl_text) then return -1, 0, 0 end
   -- The record and its ttl in one call (see KEYS[2] for its form).
   redis.call('SET', prefix .. sid,
-    'held||' .. string.format('%d', exp) .. '|' .. price .. '|' .. seat .. '|' .. date .. '|' .. user,
-    'PX', ttl + record_ttl)
+    'held||' .. exp_text .. '|' .. price .. '|' .. seat .. '|' .. date .. '|' .. user,
+    'PX', set_life_text)
 
-  redis.call('ZADD', user_holds, exp, sid)
+  redis.call('ZADD', user_holds, exp_text, sid)
   live_holds[user_holds] = live + 1
   -- The set must outlive its live holds. With a live hold in it already,
   -- its expiry (set by that hold: its expiry + record ttl) is later than
   -- this hold's own expiry whenever record ttl is at least ttl: then only
   -- the set's first live hold sets it.
   if live == 0 or ttl > record_ttl then
-    redis.call('PEXPIRE', user_holds, ttl + record_ttl)
+    redis.call('PEXPIRE', user_holds, set_life_text)
   end
   -- Lapsed entries are skipped by score everywhere; prune them now and
   -- then so the sets do not grow.
@@ -262,7 +268,7 @@ for i = 0, n - 1 do
     if string.sub(msg, 1, 9) == 'READONLY ' then return redis.error_reply(msg) end
     code, id, exp = -7, msg, 0
   end
-  if code == 1 then add_held(KEYS[k + 1], exp, ARGV[a + 3], #out + 1) end
+  if code == 1 then add_held(KEYS[k + 1], exp_text, ARGV[a + 3], #out + 1) end
   out[#out + 1] = code
   out[#out + 1] = id
   out[#out + 1] = exp

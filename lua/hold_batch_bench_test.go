@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,25 +26,7 @@ import (
 //	TEST_REDIS_URL=redis://127.0.0.1:16499/0 go test -run x -bench RedisCost ./lua
 func BenchmarkHoldBatchRedisCost(b *testing.B) {
 	holds, stats := runHoldCost(b, lua.HoldBatch, true)
-	var inner, innerUsec, scriptUsec float64
-	var lines []string
-	for cmd, d := range stats {
-		switch cmd {
-		case "evalsha", "eval":
-			scriptUsec += d.Usec
-		case "info":
-			// The benchmark's own reads of the figures.
-		default:
-			inner += d.Calls
-			innerUsec += d.Usec
-		}
-		lines = append(lines, fmt.Sprintf("%s %.3f", cmd, d.Calls/holds))
-	}
-	sort.Strings(lines)
-	b.Logf("calls per hold: %s", strings.Join(lines, ", "))
-	b.ReportMetric(inner/holds, "redis-calls/hold")
-	b.ReportMetric(innerUsec/holds, "calls-µs/hold")
-	b.ReportMetric(scriptUsec/holds, "script-µs/hold")
+	reportCost(b, stats, holds, "hold")
 }
 
 // BenchmarkHoldBatchScriptParts splits the time Redis spends in a run of
@@ -149,6 +130,7 @@ func runHoldCost(b *testing.B, script *redis.Script, check bool) (float64, map[s
 	rdb, runArgs := holdCostSetup(b)
 	ctx := context.Background()
 	before := commandStats(b, rdb)
+	markCost(b, "REDIS_COST_ZERO")
 	runs := 0
 	for b.Loop() {
 		runs++
@@ -160,24 +142,10 @@ func runHoldCost(b *testing.B, script *redis.Script, check bool) (float64, map[s
 		if !check {
 			continue
 		}
-		vals, err := cmd.Int64Slice()
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := 0; i < len(vals); i += 3 {
-			if vals[i] != 1 {
-				b.Fatalf("hold %d answered %v", i/3, vals[i:i+3])
-			}
-		}
+		allSucceeded(b, cmd, 3, "hold")
 	}
-	after := commandStats(b, rdb)
-	stats := make(map[string]redisstats.Command)
-	for cmd, a := range after {
-		if d := a.Sub(before[cmd]); d.Calls > 0 {
-			stats[cmd] = d
-		}
-	}
-	return float64(runs * costBatch), stats
+	markCost(b, "REDIS_COST_DUMP")
+	return float64(runs * costBatch), costDiff(before, commandStats(b, rdb))
 }
 
 // commandStats reads INFO commandstats (see redisstats).

@@ -36,9 +36,12 @@
 #      a gateway that sends each token issue and hold to Redis alone and on
 #      one that batches them, in turn: the gateway's and Redis's CPU from
 #      /proc, Redis's INFO commandstats, and a CPU profile of each run.
+#   7. The instructions Redis executes per seat hold and per token issue
+#      (scripts/bench/instructions.sh: callgrind), against one EVALSHA:
+#      counts that repeat from run to run where times do not.
 #
 # BENCH_PHASES (all) picks phases: a space-separated list of gobench, routes,
-# cpu, rush, memory and wait. Only a run of all of them writes docs/benchmarks.md;
+# cpu, rush, memory, wait and instr. Only a run of all of them writes docs/benchmarks.md;
 # any other prints the table of its HTTP routes and the reports of the wait
 # and cpu phases (those it ran), for instance
 #   BENCH_PHASES=wait BENCH_ROUNDS=1 bash scripts/bench/run.sh
@@ -196,6 +199,12 @@ record env TEST_REDIS_URL="$REDIS_URL" TEST_DATABASE_URL="$PG/postgres?sslmode=d
 	go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" -count 1 -timeout 15m \
 	./queue ./booking ./payment ./internal/checkout ./httpapi 2>&1 | tee "$R/gobench.txt" >&2 ||
 	echo "bench: a Go benchmark failed; the report lists it, the run goes on" >&2
+fi
+
+if on instr; then
+log "Redis instructions per hold and per token issue (callgrind)"
+record bash scripts/bench/instructions.sh >"$R/instructions.md" ||
+	echo "bench: the instruction counts failed; the report leaves them out, the run goes on" >&2
 fi
 
 # wrk_run LABEL URL [wrk args...]: one wrk run, its JSON line in wrk.jsonl.
@@ -541,6 +550,7 @@ if [[ $PHASES != all ]]; then
 	if on routes; then go run ./scripts/bench/report -http-only -dir "$R"; fi
 	if on wait; then go run ./scripts/bench/report -wait-only -dir "$R"; fi
 	if on cpu; then go run ./scripts/bench/report -cpu-only -dir "$R"; fi
+	if on instr && [[ -s $R/instructions.md ]]; then cat "$R/instructions.md"; fi
 	exit 0
 fi
 log "report"

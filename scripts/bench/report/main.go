@@ -346,6 +346,7 @@ func write(w io.Writer, dir string) error {
 	p("")
 	writeWait(p, runs)
 	writeCPU(p, dir, runs)
+	writeInstructions(p, dir)
 	p("## The rush")
 	p("")
 	p("%d users arrive at once for one date of %d seats; the gateway admits %.0f per second. rushload", rep.Users, rep.SeatsOffered, adm.ConfiguredRate)
@@ -376,6 +377,23 @@ func write(w io.Writer, dir string) error {
 	}
 	p("```")
 	return nil
+}
+
+// writeInstructions writes the instruction counts of the instr phase, when
+// it ran and counted.
+func writeInstructions(p func(string, ...any), dir string) {
+	table, err := os.ReadFile(filepath.Join(dir, "instructions.md"))
+	if err != nil || !strings.HasPrefix(string(table), "|") {
+		return
+	}
+	p("## Redis instructions per hold and token issue")
+	p("")
+	p("What the hot scripts cost Redis, counted by callgrind during the loops of the cost benchmarks")
+	p("of `lua/` (a private redis-server under valgrind): unlike the times above, these counts repeat")
+	p("from run to run, so they show what a change to a script saves even when the machine's load hides it.")
+	p("")
+	p("%s", strings.TrimRight(string(table), "\n"))
+	p("")
 }
 
 // manyTarget is a route at many connections in wrk's closed loop against
