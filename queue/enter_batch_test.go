@@ -48,23 +48,28 @@ func (e *enterScript) run(now int64, users ...string) ([]int64, error) {
 func TestEnterScriptBatchAnswersAndWritesAsOneByOne(t *testing.T) {
 	batched, single := newEnterScript(t), newEnterScript(t)
 	t0 := int64(1_900_000_000_000)
-	// Both stores start alike: "act" holds an active token, "sk" a token
-	// that admission skipped as silent a second ago.
+	// Both stores start alike: "act" holds an active token, "gone" one
+	// that lapsed a second ago, "sk" a token that admission skipped as
+	// silent a second ago.
 	for _, e := range []*enterScript{batched, single} {
 		e.mr.Set(e.keys[3], "101")
 		e.mr.ZAdd(e.keys[4], 100, fmt.Sprint(t0/1000-10))
 		e.mr.HSet(e.keys[2], "act", "100")
 		e.mr.ZAdd(e.keys[1], float64(t0+60_000), "100:act")
+		e.mr.HSet(e.keys[2], "gone", "99")
+		e.mr.ZAdd(e.keys[1], float64(t0-1000), "99:gone")
 		e.mr.HSet(e.keys[10], "sk", fmt.Sprintf("101:%d:%d", t0/1000-10, t0+scriptTTL))
 		e.mr.ZAdd(e.keys[8], float64(t0-1000), "101:sk")
 	}
 	// Rounds of arrivals: new users, a user twice in one batch, users coming
-	// back in a later batch, and users whose tokens expired in between.
+	// back in a later batch, users whose tokens expired in between, and a
+	// user whose active token lapsed, twice in one batch (the first entry
+	// drops the lapsed token and takes a place, the second finds it).
 	rounds := []struct {
 		now   int64
 		users []string
 	}{
-		{t0, []string{"a", "act", "b", "sk", "c", "b", "d", "sk"}},
+		{t0, []string{"a", "act", "b", "sk", "c", "gone", "b", "d", "sk", "gone"}},
 		{t0 + 1500, []string{"e", "a", "f", "f", "c"}},
 		{t0 + 2500, []string{"g"}},
 		{t0 + scriptTTL + 1000, []string{"a", "h", "a", "g", "i"}},
@@ -92,19 +97,26 @@ func TestEnterScriptBatchAnswersAndWritesAsOneByOne(t *testing.T) {
 			if sk := got[24:32]; sk[0] != 0 || sk[1] != 101 || sk[3] != 1 {
 				t.Fatalf("sk answered %v, want its skipped token 101 back, first in line", sk)
 			}
+			if first, again := got[40:48], got[72:80]; first[0] != 1 || again[0] != 0 || again[1] != first[1] || again[5] != 0 {
+				t.Fatalf("gone answered %v, then %v; want a new place in line, then the same place", first, again)
+			}
 		}
 	}
 	if b, s := batched.mr.Dump(), single.mr.Dump(); b != s {
 		t.Fatalf("the stores differ:\nbatched\n%s\none by one\n%s", b, s)
 	}
-	// The replay itself: nine users waiting, one place each ("b" and "f"
-	// twice in one batch, "a" back at the end of the line after its token
-	// expired); "act" stayed active and "sk" rejoined with its old token.
-	if n, _ := batched.rdb.ZCard(context.Background(), batched.keys[0]).Result(); n != 9 {
-		t.Fatalf("waiting = %d, want 9", n)
+	// The replay itself: ten users waiting, one place each ("b", "f" and
+	// "gone" twice in one batch, "a" back at the end of the line after its
+	// token expired); "act" stayed active and "sk" rejoined with its old
+	// token.
+	if n, _ := batched.rdb.ZCard(context.Background(), batched.keys[0]).Result(); n != 10 {
+		t.Fatalf("waiting = %d, want 10", n)
 	}
-	if seq, _ := batched.rdb.Get(context.Background(), batched.keys[3]).Int(); seq != 111 {
-		t.Fatalf("seq = %d, want 111 (101 before, then nine users, a twice)", seq)
+	if seq, _ := batched.rdb.Get(context.Background(), batched.keys[3]).Int(); seq != 112 {
+		t.Fatalf("seq = %d, want 112 (101 before, then ten users, a twice)", seq)
+	}
+	if _, err := batched.rdb.HGet(context.Background(), batched.keys[2], "gone").Result(); err != redis.Nil {
+		t.Fatalf("gone's lapsed token is still its active one (%v)", err)
 	}
 	if rejoined, _ := batched.rdb.ZScore(context.Background(), batched.keys[9], "101:sk").Result(); rejoined != float64(t0) {
 		t.Fatalf("the skipped token rejoined at %v, want %d", rejoined, t0)
