@@ -49,8 +49,9 @@
 # Settings (environment): BENCH_PG (postgres://postgres@127.0.0.1:5432),
 # BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
-# BENCH_HOLD_USERS (150000), BENCH_CPU_DURATION (3s, each wrk run of the CPU
-# phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (20000) (payments
+# BENCH_HOLD_DATES and BENCH_HOLD_USERS (enough for 35,000 holds a second:
+# 189 dates and 236,250 users at 3 rounds of 5 s), BENCH_CPU_DURATION (3s, each wrk run of the CPU
+# phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (35000) (payments
 # and holds a second that the CPU phase prepares for),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
 # the work directory), BENCH_MANY_CONNS (4096), BENCH_OPEN_SHARE (0.8: the
@@ -68,10 +69,6 @@ RUSH_USERS=${BENCH_RUSH_USERS:-20000}
 RUSH_SEATS=${BENCH_RUSH_SEATS:-5000}
 RUSH_RATE=${BENCH_RUSH_RATE:-500}
 MEM_USERS=${BENCH_MEM_USERS:-100000}
-HOLD_USERS=${BENCH_HOLD_USERS:-150000}
-# Each round takes a third of the seats: enough for a 64-connection run and
-# the open-loop run after it of batched holds, with their users distinct.
-HOLD_DATES=120
 GOBENCHTIME=${BENCH_GOBENCHTIME:-1s}
 OUT_MD=${BENCH_OUT:-docs/benchmarks.md}
 ADMIN_TOKEN=bench-admin-token
@@ -85,6 +82,13 @@ OPEN_SHARE=${BENCH_OPEN_SHARE:-0.8}
 # wrk's duration in seconds (it takes 5, 5s, 2m or 1h), for the open-loop
 # runs' schedule.
 OPEN_SECONDS=$(awk -v d="$WRK_DURATION" 'BEGIN { n = d + 0; if (d ~ /m$/) n *= 60; if (d ~ /h$/) n *= 3600; print n }')
+# Each round of holds takes its own share of the seats and users: enough for
+# a 64-connection run and the open-loop run after it (0.8× as many) at up to
+# 35,000 holds a second (a fast run of the baseline's EVALSHA reaches 32,000
+# with the holds' requests), so that no hold meets a seat or a user's hold
+# limit an earlier one took. 120 dates ran out on a fast machine.
+HOLD_DATES=${BENCH_HOLD_DATES:-$(((ROUNDS * 18 * OPEN_SECONDS * 35000 / 10 + 4999) / 5000))}
+HOLD_USERS=${BENCH_HOLD_USERS:-$((HOLD_DATES * 5000 / 4))}
 
 # wrk and the gateway each hold one descriptor per connection: thousands of
 # connections need more than the usual soft limit of 1,024.
@@ -358,7 +362,7 @@ if on cpu; then
 	[[ $CPU_SECS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_CPU_DURATION must be whole seconds (3s)" >&2; exit 1; }
 	# Enough holds and seats for two runs at rates above this machine's.
 	CPU_PAY_PER_RUN=$((CPU_SECS * ${BENCH_CPU_PAY_RATE:-800}))
-	CPU_HOLD_PER_RUN=$((CPU_SECS * ${BENCH_CPU_HOLD_RATE:-20000}))
+	CPU_HOLD_PER_RUN=$((CPU_SECS * ${BENCH_CPU_HOLD_RATE:-35000}))
 	CPU_PAY_USERS=$((2 * CPU_PAY_PER_RUN))
 	CPU_HOLD_USERS=$((2 * CPU_HOLD_PER_RUN / 4))
 	CPU_DATES=$(((CPU_PAY_USERS + 2 * CPU_HOLD_PER_RUN + 4999) / 5000))
