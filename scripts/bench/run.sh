@@ -51,7 +51,7 @@
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
 # BENCH_HOLD_DATES and BENCH_HOLD_USERS (enough for 35,000 holds a second:
 # 189 dates and 236,250 users at 3 rounds of 5 s), BENCH_CPU_DURATION (3s, each wrk run of the CPU
-# phase), BENCH_CPU_PAY_RATE (800) and BENCH_CPU_HOLD_RATE (35000) (payments
+# phase), BENCH_CPU_PAY_RATE (2500) and BENCH_CPU_HOLD_RATE (35000) (payments
 # and holds a second that the CPU phase prepares for),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
 # the work directory), BENCH_MANY_CONNS (4096), BENCH_OPEN_SHARE (0.8: the
@@ -361,7 +361,7 @@ if on cpu; then
 	CPU_SECS=${CPU_DURATION%s}
 	[[ $CPU_SECS =~ ^[0-9]+$ ]] || { echo "bench: BENCH_CPU_DURATION must be whole seconds (3s)" >&2; exit 1; }
 	# Enough holds and seats for two runs at rates above this machine's.
-	CPU_PAY_PER_RUN=$((CPU_SECS * ${BENCH_CPU_PAY_RATE:-800}))
+	CPU_PAY_PER_RUN=$((CPU_SECS * ${BENCH_CPU_PAY_RATE:-2500}))
 	CPU_HOLD_PER_RUN=$((CPU_SECS * ${BENCH_CPU_HOLD_RATE:-35000}))
 	CPU_PAY_USERS=$((2 * CPU_PAY_PER_RUN))
 	CPU_HOLD_USERS=$((2 * CPU_HOLD_PER_RUN / 4))
