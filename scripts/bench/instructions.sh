@@ -61,8 +61,8 @@ count() {
 	(cd lua && TEST_REDIS_URL="redis://127.0.0.1:$PORT/0" \
 		REDIS_COST_ZERO="callgrind_control -z $VG_PID >/dev/null" \
 		REDIS_COST_DUMP="callgrind_control -d $VG_PID >/dev/null" \
-		"$WORK/lua.test" -test.run '^$' -test.bench "^$bench\$" -test.benchtime "${RUNS}x" -test.count 1 >"$WORK/$bench.log" 2>&1) ||
-		{ echo "instructions: $bench failed:" >&2; cat "$WORK/$bench.log" >&2; exit 1; }
+		"$WORK/lua.test" -test.run '^$' -test.bench "^$bench\$" -test.benchtime "${RUNS}x" -test.count 1 >"$WORK/${bench//\//_}.log" 2>&1) ||
+		{ echo "instructions: $bench failed:" >&2; cat "$WORK/${bench//\//_}.log" >&2; exit 1; }
 	dump=$(ls -t "$WORK"/cg.*.* | head -1)
 	if (($(ls "$WORK"/cg.*.* | wc -l) != before + 1)); then
 		echo "instructions: $bench left no dump of its loop" >&2
