@@ -12,6 +12,8 @@
 #
 #   bash scripts/bench/instructions.sh            # a Markdown table on stdout
 #   INSTR_RUNS=400 bash scripts/bench/instructions.sh
+#   # other cost benchmarks of ./lua too, as NAME:UNITS_PER_ITERATION
+#   INSTR_MORE='BenchmarkHoldBatchScriptParts/lua-only:64' bash scripts/bench/instructions.sh
 #
 # Valgrind slows Redis some fifty times: the runs are short (INSTR_RUNS
 # iterations of each benchmark, 200 by default), which is enough because the
@@ -82,5 +84,9 @@ awk -v h="$hold" -v e="$enter" -v b="$evalsha" 'BEGIN {
 	printf "| token issue, batched (runs of 64 new users) | %d | %.2f |\n", e, e / b
 	printf "| EVALSHA of one INCR (make bench'"'"'s baseline) | %d | 1.00 |\n", b
 }'
+for more in ${INSTR_MORE:-}; do
+	n=$(count "${more%:*}" "${more##*:}")
+	awk -v name="${more%:*}" -v n="$n" -v b="$evalsha" 'BEGIN { printf "| %s | %d | %.2f |\n", name, n, n / b }'
+done
 echo
 echo "Counted by \`bash scripts/bench/instructions.sh\` (callgrind, $RUNS runs of each; the loops alone)."
