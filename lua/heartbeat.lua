@@ -16,9 +16,13 @@
 local heartbeats, skipped, rejoined = KEYS[1], KEYS[2], KEYS[3]
 local now, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
 local recorded, back = 0, 0
+-- Admission skips few waiters, and most flushes find none skipped: the set
+-- is looked into only when it exists (a removal below that empties it
+-- leaves lookups that find nothing, as they would anyway).
+local has_skipped = redis.call('EXISTS', skipped) == 1
 for i = 3, #ARGV, 2 do
   local member, alive = ARGV[i], tonumber(ARGV[i + 1])
-  local at = tonumber(redis.call('ZSCORE', skipped, member))
+  local at = has_skipped and tonumber(redis.call('ZSCORE', skipped, member))
   if at then
     if at + grace >= now then
       redis.call('ZREM', skipped, member)
@@ -29,7 +33,8 @@ for i = 3, #ARGV, 2 do
     local user = string.sub(member, string.find(member, ':', 1, true) + 1)
     local old = tonumber(redis.call('HGET', heartbeats, user))
     if old and old < alive then
-      redis.call('HSET', heartbeats, user, alive)
+      -- As sent: a Lua number would be printed with sprintf at the call.
+      redis.call('HSET', heartbeats, user, ARGV[i + 1])
       recorded = recorded + 1
     end
   end

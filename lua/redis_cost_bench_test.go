@@ -65,6 +65,51 @@ func BenchmarkEnterBatchRedisCost(b *testing.B) {
 	reportCost(b, costDiff(before, commandStats(b, rdb)), float64(next), "entry")
 }
 
+// heartbeatCostBatch is the number of polled users in each flush of
+// BenchmarkHeartbeatRedisCost.
+const heartbeatCostBatch = 64
+
+// BenchmarkHeartbeatRedisCost runs heartbeat.lua on the real Redis with
+// flushes of 64 polled waiters, each a newer sign of life than the one
+// kept (no one skipped): what each poll of a waiting token costs Redis
+// later, when its replica flushes the polls it answered.
+func BenchmarkHeartbeatRedisCost(b *testing.B) {
+	const users = 100 * heartbeatCostBatch
+	rdb, keys := testenv.Redis(b)
+	ctx := context.Background()
+	kc := keys.Concert(1)
+	runKeys := []string{kc.Heartbeats(), kc.Skipped(), kc.Rejoined()}
+	const start = 1_900_000_000_000
+	beats := make([]any, 0, 2*users)
+	for u := range users {
+		beats = append(beats, "u"+strconv.Itoa(u), start)
+	}
+	if err := rdb.HSet(ctx, kc.Heartbeats(), beats...).Err(); err != nil {
+		b.Fatal(err)
+	}
+	next := 0
+	before := commandStats(b, rdb)
+	markCost(b, "REDIS_COST_ZERO")
+	for b.Loop() {
+		// Each user's next poll is a millisecond of life later than its last.
+		args := []any{start, 60_000}
+		for range heartbeatCostBatch {
+			u := next % users
+			args = append(args, strconv.Itoa(u+1)+":u"+strconv.Itoa(u), start+1+next/users)
+			next++
+		}
+		res, err := lua.Heartbeat.Run(ctx, rdb, runKeys, args...).Int64Slice()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res) != 2 || res[0] != heartbeatCostBatch {
+			b.Fatalf("a flush of %d recorded %v", heartbeatCostBatch, res)
+		}
+	}
+	markCost(b, "REDIS_COST_DUMP")
+	reportCost(b, costDiff(before, commandStats(b, rdb)), float64(next), "poll")
+}
+
 // BenchmarkEvalshaBaselineRedisCost runs the one-line script of the
 // EVALSHA baseline of make bench (cmd/benchbase: one INCR), once per
 // iteration: what the least a script run costs Redis.

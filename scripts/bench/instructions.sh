@@ -5,10 +5,12 @@
 # benchmark of ./lua, counts the instructions Redis executes during the
 # benchmark's loop alone (the benchmarks mark their loops: see markCost in
 # lua/redis_cost_bench_test.go): a seat hold (runs of 64 buyers' first holds),
-# a token issue (runs of 64 new users) and the EVALSHA of make bench's
-# baseline (one INCR). Times move by a fifth from run to run on a shared
-# machine; these counts repeat to within a fraction of a percent, so a change
-# to a script can be judged by them before it is judged by make bench.
+# a token issue (runs of 64 new users), the heartbeat a poll of a waiting
+# token leaves for its replica's next flush (flushes of 64 polled users) and
+# the EVALSHA of make bench's baseline (one INCR). Times move by a fifth from
+# run to run on a shared machine; these counts repeat to within a fraction of
+# a percent, so a change to a script can be judged by them before it is
+# judged by make bench.
 #
 #   bash scripts/bench/instructions.sh            # a Markdown table on stdout
 #   INSTR_RUNS=400 bash scripts/bench/instructions.sh
@@ -75,13 +77,15 @@ count() {
 
 hold=$(count BenchmarkHoldBatchRedisCost 64)
 enter=$(count BenchmarkEnterBatchRedisCost 64)
+beat=$(count BenchmarkHeartbeatRedisCost 64)
 evalsha=$(count BenchmarkEvalshaBaselineRedisCost 1)
 
 echo "| Work (on Redis, per unit) | Instructions | × one EVALSHA |"
 echo "|---|---:|---:|"
-awk -v h="$hold" -v e="$enter" -v b="$evalsha" 'BEGIN {
+awk -v h="$hold" -v e="$enter" -v p="$beat" -v b="$evalsha" 'BEGIN {
 	printf "| seat hold, batched (runs of 64 buyers'"'"' first holds) | %d | %.2f |\n", h, h / b
 	printf "| token issue, batched (runs of 64 new users) | %d | %.2f |\n", e, e / b
+	printf "| poll of a waiting token, its heartbeat (flushes of 64 polled users) | %d | %.2f |\n", p, p / b
 	printf "| EVALSHA of one INCR (make bench'"'"'s baseline) | %d | 1.00 |\n", b
 }'
 for more in ${INSTR_MORE:-}; do

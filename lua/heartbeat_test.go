@@ -1,0 +1,76 @@
+package lua_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rushgate/rushgate/lua"
+)
+
+// heartbeatKeys are the keys of heartbeat.lua in these tests.
+var heartbeatKeys = []string{"{c:1}:heartbeats", "{c:1}:skipped", "{c:1}:rejoined"}
+
+func newHeartbeatRedis(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	return mr, rdb
+}
+
+func TestHeartbeatsExtendWaitersOnlyAndBringBackSkippedTokensInTheirGrace(t *testing.T) {
+	const now, grace = 1_900_000_000_000, 60_000
+	mr, rdb := newHeartbeatRedis(t)
+	hb, skipped, rejoined := heartbeatKeys[0], heartbeatKeys[1], heartbeatKeys[2]
+	mr.HSet(hb, "old", "1000", "fresh", "9999999999999")
+	mr.ZAdd(skipped, now-1000, "7:back")        // skipped a second ago: within the grace
+	mr.ZAdd(skipped, now-grace-1, "8:too-late") // skipped past the grace
+	res, err := lua.Heartbeat.Run(context.Background(), rdb, heartbeatKeys, now, grace,
+		"1:old", "1900000030000", // a waiter: its life is extended, as sent
+		"2:fresh", "1900000030000", // a waiter with a later sign of life already
+		"3:admitted", "1900000030000", // no longer waiting: never brought back
+		"7:back", "1900000030000",
+		"8:too-late", "1900000030000",
+	).Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res) != "[1 1]" {
+		t.Fatalf("answered %v, want 1 recorded and 1 rejoined", res)
+	}
+	if got := mr.HGet(hb, "old"); got != "1900000030000" {
+		t.Errorf("old's heartbeat is %q, want 1900000030000", got)
+	}
+	if got := mr.HGet(hb, "fresh"); got != "9999999999999" {
+		t.Errorf("fresh's heartbeat went back to %q", got)
+	}
+	if mr.HGet(hb, "admitted") != "" {
+		t.Error("a heartbeat brought back a user who was no longer waiting")
+	}
+	if s, err := mr.ZScore(rejoined, "7:back"); err != nil || s != now {
+		t.Errorf("the skipped token in its grace rejoined at %v (%v), want %d", s, err, int64(now))
+	}
+	if members, _ := mr.ZMembers(skipped); fmt.Sprint(members) != "[8:too-late]" {
+		t.Errorf("skipped tokens left %v, want only the one past its grace", members)
+	}
+}
+
+func TestHeartbeatsLookIntoTheSkippedTokensOnlyWhenThereAreAny(t *testing.T) {
+	mr, rdb := newHeartbeatRedis(t)
+	mr.HSet(heartbeatKeys[0], "a", "1000", "b", "1000")
+	calls := countCalls(mr)
+	if err := lua.Heartbeat.Run(context.Background(), rdb, heartbeatKeys, 5000, 60_000,
+		"1:a", "2000", "2:b", "2000").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls("ZSCORE"); n != 0 {
+		t.Errorf("%d ZSCOREs of a skipped set that does not exist, want none", n)
+	}
+	if n := calls("HSET"); n != 2 {
+		t.Errorf("%d HSETs, want one per waiter", n)
+	}
+}
