@@ -121,7 +121,7 @@ end
 -- A new sign of life for a user already in line.
 local function beat(user)
   local old = tonumber(redis.call('HGET', heartbeats, user))
-  if old and old < alive_until then redis.call('HSET', heartbeats, user, alive_until) end
+  if old and old < alive_until then redis.call('HSET', heartbeats, user, alive_text) end
 end
 
 -- The sequence a new entry would take (taken only by took).
