@@ -129,8 +129,9 @@ local live_from = '(' .. now
 -- The numbers the holds pass to Redis, as text made once per run: a Lua
 -- number passed to redis.call is printed with sprintf's %.17g at each call,
 -- which was a tenth of Redis' instructions per hold (callgrind).
+local exp = now + ttl -- every hold of a run lapses at the same moment
 local ttl_text = string.format('%d', ttl)
-local exp_text = string.format('%d', now + ttl)
+local exp_text = string.format('%d', exp)
 local set_life_text = string.format('%d', ttl + record_ttl)
 -- held key -> {score, member, ...} and the answers (their places in out) of
 -- the holds that added to it
@@ -222,7 +223,6 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
   ids_dirty = true
   -- Lua prints numbers from 10^14 on with an exponent: format the key's id.
   local sid = string.format('%d', id)
-  local exp = now + ttl
 
   if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl_text) then return -1, 0, 0 end
   -- The record and its ttl in one call (see KEYS[2] for its form).

@@ -36,8 +36,8 @@
 #      a gateway that sends each token issue and hold to Redis alone and on
 #      one that batches them, in turn: the gateway's and Redis's CPU from
 #      /proc, Redis's INFO commandstats, and a CPU profile of each run.
-#   7. The instructions Redis executes per seat hold and per token issue
-#      (scripts/bench/instructions.sh: callgrind), against one EVALSHA:
+#   7. The instructions Redis executes per seat hold, token issue and poll
+#      heartbeat (scripts/bench/instructions.sh: callgrind), against one EVALSHA:
 #      counts that repeat from run to run where times do not.
 #
 # BENCH_PHASES (all) picks phases: a space-separated list of gobench, routes,
@@ -206,7 +206,7 @@ record env TEST_REDIS_URL="$REDIS_URL" TEST_DATABASE_URL="$PG/postgres?sslmode=d
 fi
 
 if on instr; then
-log "Redis instructions per hold and per token issue (callgrind)"
+log "Redis instructions per hold, token issue and poll heartbeat (callgrind)"
 record bash scripts/bench/instructions.sh >"$R/instructions.md" ||
 	echo "bench: the instruction counts failed; the report leaves them out, the run goes on" >&2
 fi

@@ -24,7 +24,7 @@ func TestWriteInstructionsTakesTheTableOfARunThatCounted(t *testing.T) {
 	table := "| Work | Instructions | × one EVALSHA |\n|---|---:|---:|\n| seat hold | 94908 | 5.33 |\n"
 	writeFile(t, dir, "instructions.md", table)
 	got := collect(dir)
-	if !strings.HasPrefix(got, "## Redis instructions per hold and token issue\n") || !strings.Contains(got, table) {
+	if !strings.HasPrefix(got, "## Redis instructions per hold, token issue and poll heartbeat\n") || !strings.Contains(got, table) {
 		t.Errorf("section:\n%s\nwant its heading and the table\n%s", got, table)
 	}
 }

@@ -386,7 +386,7 @@ func writeInstructions(p func(string, ...any), dir string) {
 	if err != nil || !strings.HasPrefix(string(table), "|") {
 		return
 	}
-	p("## Redis instructions per hold and token issue")
+	p("## Redis instructions per hold, token issue and poll heartbeat")
 	p("")
 	p("What the hot scripts cost Redis, counted by callgrind during the loops of the cost benchmarks")
 	p("of `lua/` (a private redis-server under valgrind): unlike the times above, these counts repeat")
