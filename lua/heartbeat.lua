@@ -20,8 +20,18 @@ local recorded, back = 0, 0
 -- is looked into only when it exists (a removal below that empties it
 -- leaves lookups that find nothing, as they would anyway).
 local has_skipped = redis.call('EXISTS', skipped) == 1
+-- Heartbeats are compared as the text they are kept as (ms since the epoch,
+-- digits without leading zeros: the longer, or of the same length the later
+-- in order, is the later): tonumber runs strtod twice on each, which was a
+-- tenth of Redis' instructions per heartbeat (callgrind).
+local function later(a, b)
+  return #a > #b or (#a == #b and a > b)
+end
 for i = 3, #ARGV, 2 do
-  local member, alive = ARGV[i], tonumber(ARGV[i + 1])
+  local member, alive = ARGV[i], ARGV[i + 1]
+  if not string.find(alive, '^%d+$') then
+    return redis.error_reply('ERR heartbeat: alive until (ARGV[' .. (i + 1) .. ']) is not a number')
+  end
   local at = has_skipped and tonumber(redis.call('ZSCORE', skipped, member))
   if at then
     if at + grace >= now then
@@ -31,8 +41,8 @@ for i = 3, #ARGV, 2 do
     end
   else
     local user = string.sub(member, string.find(member, ':', 1, true) + 1)
-    local old = tonumber(redis.call('HGET', heartbeats, user))
-    if old and old < alive then
+    local old = redis.call('HGET', heartbeats, user)
+    if old and later(alive, old) then
       -- As sent: a Lua number would be printed with sprintf at the call.
       redis.call('HSET', heartbeats, user, ARGV[i + 1])
       recorded = recorded + 1

@@ -3,6 +3,7 @@ package lua_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -72,5 +73,41 @@ func TestHeartbeatsLookIntoTheSkippedTokensOnlyWhenThereAreAny(t *testing.T) {
 	}
 	if n := calls("HSET"); n != 2 {
 		t.Errorf("%d HSETs, want one per waiter", n)
+	}
+}
+
+// Heartbeats are compared as text: a later one of more digits, or of as many,
+// replaces the kept one; an earlier one never does.
+func TestHeartbeatsCompareAsNumbersWhateverTheirLength(t *testing.T) {
+	mr, rdb := newHeartbeatRedis(t)
+	hb := heartbeatKeys[0]
+	mr.HSet(hb, "shorter", "999", "same-earlier", "1899999999999", "same-later", "1900000000001",
+		"longer", "19000000000000")
+	if err := lua.Heartbeat.Run(context.Background(), rdb, heartbeatKeys, 5000, 60_000,
+		"1:shorter", "1000", "2:same-earlier", "1900000000000", "3:same-later", "1900000000000",
+		"4:longer", "1900000000000").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for user, want := range map[string]string{
+		"shorter": "1000", "same-earlier": "1900000000000",
+		"same-later": "1900000000001", "longer": "19000000000000",
+	} {
+		if got := mr.HGet(hb, user); got != want {
+			t.Errorf("%s's heartbeat is %s, want %s", user, got, want)
+		}
+	}
+}
+
+func TestHeartbeatThatIsNotANumberIsRefused(t *testing.T) {
+	mr, rdb := newHeartbeatRedis(t)
+	mr.HSet(heartbeatKeys[0], "a", "1000")
+	for _, bad := range []string{"", "2e3", "-5", "12 "} {
+		err := lua.Heartbeat.Run(context.Background(), rdb, heartbeatKeys, 5000, 60_000, "1:a", bad).Err()
+		if err == nil || !strings.Contains(err.Error(), "not a number") {
+			t.Errorf("heartbeat %q: err = %v, want not a number", bad, err)
+		}
+		if got := mr.HGet(heartbeatKeys[0], "a"); got != "1000" {
+			t.Fatalf("heartbeat %q was written: %s", bad, got)
+		}
 	}
 }

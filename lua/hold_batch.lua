@@ -78,12 +78,17 @@ local n = (#ARGV - 6) / 7
 if not (now and ttl and max_holds and record_ttl) or n < 1 or n % 1 ~= 0 then
   return redis.error_reply('ERR hold_batch: bad arguments')
 end
+-- The checks of each hold take no tonumber, which runs strtod twice on a
+-- string: with it they were 4% of Redis' instructions per hold (callgrind).
+-- Seat and price are whole numbers in digits, as Go formats them.
+local keys_of = {['4'] = 4, ['5'] = 5}
+local find = string.find
 local nkeys = 2
 for i = 0, n - 1 do
   local a = 7 + 7 * i
-  local k = tonumber(ARGV[a])
-  if (k ~= 4 and k ~= 5) or not tonumber(ARGV[a + 3]) or not tonumber(ARGV[a + 4])
-      or string.find(ARGV[a + 2], '|', 1, true) then
+  local k = keys_of[ARGV[a]]
+  if not k or not find(ARGV[a + 3], '^%d+$') or not find(ARGV[a + 4], '^%d+$')
+      or find(ARGV[a + 2], '|', 1, true) then
     return redis.error_reply('ERR hold_batch: bad arguments of hold ' .. (i + 1))
   end
   nkeys = nkeys + k
@@ -273,7 +278,7 @@ for i = 0, n - 1 do
   out[#out + 1] = id
   out[#out + 1] = exp
   if code == -4 or code == -5 then break end
-  k = k + tonumber(ARGV[a])
+  k = k + keys_of[ARGV[a]]
 end
 flush(out)
 if stock_key then

@@ -262,6 +262,39 @@ func TestHoldRefusesADateTheRecordCannotHold(t *testing.T) {
 	}
 }
 
+func TestHoldRefusesASeatOrPriceNotInDigitsAndChangesNothing(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
+	before := mr.Dump()
+	good := []any{4, "u1", loadedDay, "2", "1000", "0", ""}
+	for _, bad := range []struct {
+		name        string
+		seat, price string
+	}{
+		{"seat with an exponent", "1e3", "1000"},
+		{"negative seat", "-2", "1000"},
+		{"seat with a space", " 2", "1000"},
+		{"empty price", "2", ""},
+		{"price with a fraction", "2", "10.5"},
+		{"price in hex", "2", "0x10"},
+	} {
+		// The good hold first: a refused batch makes neither.
+		keys := []string{idsKey, prefix}
+		h := holdArgs{user: "u1", day: loadedDay, seat: 2}
+		keys = append(keys, h.keys()...)
+		keys = append(keys, holdArgs{user: "u2", day: loadedDay, seat: 5}.keys()...)
+		args := append([]any{bNow, bTTL, bMaxHolds, bRecordTTL, "", ""}, good...)
+		args = append(args, 4, "u2", loadedDay, bad.seat, bad.price, "0", "")
+		err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Err()
+		if err == nil || !strings.Contains(err.Error(), "bad arguments of hold 2") {
+			t.Errorf("%s: err = %v, want bad arguments of hold 2", bad.name, err)
+		}
+		if after := mr.Dump(); after != before {
+			t.Fatalf("%s: a refused batch changed Redis:\n%s", bad.name, after)
+		}
+	}
+}
+
 func TestBadStringRecordsAreErrorsThatChangeNothing(t *testing.T) {
 	mr, rdb := newBatchRedis(t)
 	h := madeHold{id: "101", user: "u1", seat: 1}
