@@ -201,7 +201,7 @@ if on gobench; then
 log "Go benchmarks"
 record env TEST_REDIS_URL="$REDIS_URL" TEST_DATABASE_URL="$PG/postgres?sslmode=disable" \
 	go test -run '^$' -bench . -benchmem -benchtime "$GOBENCHTIME" -count 1 -timeout 15m \
-	./queue ./booking ./payment ./internal/checkout ./httpapi 2>&1 | tee "$R/gobench.txt" >&2 ||
+	./queue ./booking ./payment ./checkout ./httpapi 2>&1 | tee "$R/gobench.txt" >&2 ||
 	echo "bench: a Go benchmark failed; the report lists it, the run goes on" >&2
 fi
 
@@ -319,6 +319,7 @@ log "gateway: seat holds ($HOLD_DATES dates of 5,000 seats, $HOLD_USERS admitted
 FIRST=$(date -d tomorrow +%F)
 SEED_ARGS="--dates $HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
 gateway hold ADMIT_PER_SECOND=100000 MAX_ACTIVE=1000000 MAX_HOLDS_PER_USER=4
+printf 'dates=%s\nusers=%s\n' "$HOLD_DATES" "$HOLD_USERS" >"$R/holds.txt"
 record "$BIN/rushload" tokens -url "$GW_URL" -users "$HOLD_USERS" -active -out "$R/hold-tokens.tsv"
 DATES=$(for i in $(seq 0 $((HOLD_DATES - 1))); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
 PER_ROUND=$((HOLD_DATES * 5000 / ROUNDS / 4 * 4))

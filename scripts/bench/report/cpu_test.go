@@ -89,3 +89,13 @@ func TestWriteCPUIsSilentWithoutThePhase(t *testing.T) {
 		t.Errorf("wrote %q for a run without the CPU phase", lines)
 	}
 }
+
+func TestThousandsGroupsDigitsOnly(t *testing.T) {
+	for in, want := range map[string]string{
+		"236250": "236,250", "1000": "1,000", "999": "999", "1234567": "1,234,567", "": "", "12a4": "12a4",
+	} {
+		if got := thousands(in); got != want {
+			t.Errorf("thousands(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -198,6 +198,10 @@ func write(w io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
+	holdSet, err := readKV(filepath.Join(dir, "holds.txt"))
+	if err != nil {
+		return err
+	}
 	commands, err := readLines(filepath.Join(dir, "commands.txt"))
 	if err != nil {
 		return err
@@ -307,7 +311,8 @@ func write(w io.Writer, dir string) error {
 	p("")
 	p("Polls use 1,000 waiting tokens round robin (admission paused, so each is answered from the")
 	p("replica's copy of the admission head). Each token request is a new user (201). Each hold is a")
-	p("different seat of 120 dates × 5,000 seats, by 150,000 admitted users making 4 holds each (the")
+	p("different seat of %s dates × 5,000 seats, by %s admitted users making 4 holds each (the",
+		holdSet["dates"], thousands(holdSet["users"]))
 	p("gateway's MAX_HOLDS_PER_USER). The EVALSHA baseline is sent the token issue's requests in the")
 	p("queue phase and, in the hold phase, the holds' own requests (the same wrk script, bodies and bearer")
 	p("tokens, to POST /evalsha): on shared cores the load generator's cost per request weighs on the")
@@ -332,6 +337,11 @@ func write(w io.Writer, dir string) error {
 	}
 	p("")
 	for i, l := range gobenchLines {
+		// A package that did not build or set up: none of its benchmarks ran.
+		if strings.HasPrefix(l, "FAIL\t") && strings.HasSuffix(l, " failed]") {
+			p("**%s: no benchmark of it ran**", strings.TrimPrefix(l, "FAIL\t"))
+			p("")
+		}
 		if strings.HasPrefix(l, "--- FAIL: ") {
 			why := ""
 			if i+1 < len(gobenchLines) {
@@ -616,4 +626,16 @@ func writeSection(w io.Writer, dir string, section func(p func(string, ...any), 
 	}
 	p("```")
 	return nil
+}
+
+// thousands writes a count in digits with commas between thousands, as the
+// prose around it does ("236,250"); anything else is returned as it is.
+func thousands(s string) string {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return s
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
