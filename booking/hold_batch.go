@@ -140,24 +140,44 @@ type batchReply struct {
 // each hold it ran, in order.
 func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []holdRequest, checked []bool, first, last string) ([]batchReply, error) {
 	kc := s.keys.Concert(concertID)
-	keys := make([]string, 0, 2+5*len(reqs))
+	keys := make([]string, 0, 4+2*len(reqs))
 	keys = append(keys, kc.HoldIDs(), holdPrefix(kc))
-	args := make([]any, 0, 6+7*len(reqs))
+	args := make([]any, 0, 6+6*len(reqs))
 	args = append(args, ms(s.cfg.Now()), s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
 		recordGrace.Milliseconds(), first, last)
+	// Each key goes once, at the first hold that needs it (see the script):
+	// the holds of a run mostly share their date, gate and user.
+	days := make(map[string]bool, 2)
+	users := make(map[string]bool, len(reqs))
+	gateKey := ""
 	for i, r := range reqs {
 		day := r.date.day
-		keys = append(keys, kc.Seat(day, r.seat), kc.Held(day), kc.Sold(day), kc.UserHolds(r.user))
-		nkeys, member := 4, ""
+		keys = append(keys, kc.Seat(day, r.seat))
+		if !days[day] {
+			days[day] = true
+			keys = append(keys, kc.Held(day), kc.Sold(day))
+		}
+		if !users[r.user] {
+			users[r.user] = true
+			keys = append(keys, kc.UserHolds(r.user))
+		}
+		member := ""
 		if r.gate != nil {
-			keys = append(keys, r.gate.Key)
-			nkeys, member = 5, r.gate.Member
+			member = r.gate.Member
+			switch gateKey {
+			case "":
+				gateKey = r.gate.Key
+				keys = append(keys, gateKey)
+			case r.gate.Key:
+			default:
+				return nil, fmt.Errorf("holds of two gates, %s and %s, in one run", gateKey, r.gate.Key)
+			}
 		}
 		c := "0"
 		if checked[i] {
 			c = "1"
 		}
-		args = append(args, nkeys, r.user, day, r.seat, r.price, c, member)
+		args = append(args, r.user, day, r.seat, r.price, c, member)
 	}
 	keys = append(keys, kc.Stock())
 	vals, err := lua.HoldBatch.Run(ctx, s.rdb, keys, args...).Slice()

@@ -49,7 +49,7 @@ func (h *holdRuns) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if cmd.Name() == "evalsha" && len(args) > 3 && args[1] == lua.HoldBatch.Hash() {
 			nkeys, _ := strconv.Atoi(fmt.Sprint(args[2]))
 			n := h.runs.Add(1)
-			h.holds.Add(int64((len(args) - 3 - nkeys - 6) / 7))
+			h.holds.Add(int64((len(args) - 3 - nkeys - 6) / 6))
 			if args[3+nkeys+4] != "" {
 				h.offered.Add(1)
 			}

@@ -87,7 +87,11 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	}
 	var res holdResult
 	if s.holds != nil {
-		res, err = s.holds.Do(ctx, concertID, r)
+		lane := holdLane{concert: concertID}
+		if r.gate != nil {
+			lane.gate = r.gate.Key
+		}
+		res, err = s.holds.Do(ctx, lane, r)
 	} else {
 		res, err = s.holdAlone(ctx, concertID, r)
 	}

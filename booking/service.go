@@ -96,8 +96,9 @@ type Service struct {
 
 	rebuilds flight // one sold-cache rebuild per date at a time
 
-	// holds batches the holds of each concert; nil when HoldBatch is 1.
-	holds *coalesce.Batcher[int64, holdRequest, holdResult]
+	// holds batches the holds of each concert and gate; nil when HoldBatch
+	// is 1.
+	holds *coalesce.Batcher[holdLane, holdRequest, holdResult]
 }
 
 // NewService returns the booking service on Postgres db (the catalogue and the
@@ -110,9 +111,20 @@ func NewService(db *sqlx.DB, rdb redis.UniversalClient, keys keyspace.Space, cfg
 		// A batch that finds Redis unreachable answers those queued behind
 		// it too: they would only wait out a call deadline of their own.
 		s.holds, _ = coalesce.New(coalesce.Config{MaxBatch: cfg.HoldBatch, Wait: max(cfg.HoldBatchWait, 0),
-			Unreachable: unreachable.Is}, s.holdBatch) // cannot fail: nothing negative
+			Unreachable: unreachable.Is}, func(ctx context.Context, l holdLane, reqs []holdRequest) ([]holdResult, error) {
+			return s.holdBatch(ctx, l.concert, reqs)
+		}) // cannot fail: nothing negative
 	}
 	return s
+}
+
+// holdLane is what the holds of one batch share: their concert (the key
+// space of one script run) and their gate's key ("" for holds without
+// one), which the script takes once per run. Checkout gates every hold of
+// a concert with its admitted tokens, so a concert has one lane.
+type holdLane struct {
+	concert int64
+	gate    string
 }
 
 // catalogue is an immutable snapshot of the concerts and their dates; a

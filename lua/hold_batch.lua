@@ -16,14 +16,21 @@
 --                     last may hold a '|' (the date is checked here, the
 --                     others are numbers or words), so the user id, last,
 --                     may be anything.
--- then, for each hold in turn, its 4 or 5 keys (ARGV says how many):
---   seat        string  the seat lock: the hold id while held (PX hold ttl)
---   held        zset    seat number -> hold expiry (ms), per date
---   sold        bitmap  bit n set = seat n sold; bit 0 set = cache loaded
---   user_holds  zset    hold id -> expiry (ms) of the user's unpaid holds
---   gate        zset    (only with 5 keys) the hold is made only if the
---               hold's gate member has a score above now: the caller passes
---               its admission, so checking it and holding are one atomic step
+-- then, for each hold in turn, the keys it is the first of the run to need
+-- (each key comes once, at the first hold that uses it, however many holds
+-- of the run share it):
+--   seat        string  the seat lock: the hold id while held (PX hold ttl);
+--                       every hold's own
+--   held        zset    seat number -> hold expiry (ms), per date } at the first
+--   sold        bitmap  bit n set = seat n sold; bit 0 set =      } hold of
+--                       cache loaded                              } its date
+--   user_holds  zset    hold id -> expiry (ms) of the user's unpaid holds, at
+--                       the first hold of its user
+--   gate        zset    at the first hold with a gate member, shared by all
+--                       of them: a hold with a member is made only if the
+--                       member has a score above now (the caller passes its
+--                       admission, so checking it and holding are one atomic
+--                       step)
 -- then, optionally, one last key:
 --   stock       hash    the concert's seat count kept for admission
 --               (count_seats.lua): while it exists, its "held" grows by the
@@ -38,12 +45,15 @@
 --          just reserved in Postgres: installed at most once, only when the
 --          concert's block is used up or missing (e.g. lost with Redis) at
 --          the turn of a hold that needs an id
--- then, for each hold, 7 values: its number of keys (4, or 5 with a gate),
---   user id, date (YYYY-MM-DD: a '|' is a bad argument), seat number, price
---   (whole won), "1" when Go has just rebuilt the sold cache and found the
---   seat unsold in Postgres
+-- then, for each hold, 6 values: user id, date (YYYY-MM-DD: a '|' is a bad
+--   argument), seat number and price (whole won), each in digits, "1" when
+--   Go has just rebuilt the sold cache and found the seat unsold in Postgres
 --   (the "loaded" bit is then not required: Redis may have lost the cache
 --   again meanwhile) else "0", gate member ("" when none)
+-- A key is sent once per run, not once per hold that uses it: each argument
+-- costs Redis about 1,100 instructions to take in (callgrind), and the holds
+-- of a run mostly share their date, gate and, for a fan taking several
+-- seats, user.
 --
 -- Returns {code, id, expires_ms} for each hold run, in order:
 --   code  1 held
@@ -74,29 +84,45 @@ local max_holds = tonumber(ARGV[3])
 local record_ttl = tonumber(ARGV[4])
 local new_first, new_last = ARGV[5], ARGV[6]
 
-local n = (#ARGV - 6) / 7
+local n = (#ARGV - 6) / 6
 if not (now and ttl and max_holds and record_ttl) or n < 1 or n % 1 ~= 0 then
   return redis.error_reply('ERR hold_batch: bad arguments')
 end
 -- The checks of each hold take no tonumber, which runs strtod twice on a
 -- string: with it they were 4% of Redis' instructions per hold (callgrind).
 -- Seat and price are whole numbers in digits, as Go formats them.
-local keys_of = {['4'] = 4, ['5'] = 5}
+-- The same pass finds each hold's keys: its seat lock by its place, the
+-- others by its date and user.
 local find = string.find
-local nkeys = 2
-for i = 0, n - 1 do
-  local a = 7 + 7 * i
-  local k = keys_of[ARGV[a]]
-  if not k or not find(ARGV[a + 3], '^%d+$') or not find(ARGV[a + 4], '^%d+$')
-      or find(ARGV[a + 2], '|', 1, true) then
-    return redis.error_reply('ERR hold_batch: bad arguments of hold ' .. (i + 1))
+local seat_keys, held_of, sold_of, holds_of = {}, {}, {}, {}
+local gate_key
+local k = 3
+for i = 1, n do
+  local a = 1 + 6 * i
+  local user, date = ARGV[a], ARGV[a + 1]
+  if not find(ARGV[a + 2], '^%d+$') or not find(ARGV[a + 3], '^%d+$')
+      or find(date, '|', 1, true) then
+    return redis.error_reply('ERR hold_batch: bad arguments of hold ' .. i)
   end
-  nkeys = nkeys + k
+  seat_keys[i] = KEYS[k]
+  k = k + 1
+  if not held_of[date] then
+    held_of[date], sold_of[date] = KEYS[k], KEYS[k + 1]
+    k = k + 2
+  end
+  if not holds_of[user] then
+    holds_of[user] = KEYS[k]
+    k = k + 1
+  end
+  if ARGV[a + 5] ~= '' and not gate_key then
+    gate_key = KEYS[k]
+    k = k + 1
+  end
 end
 local stock_key
-if nkeys + 1 == #KEYS then
-  stock_key = KEYS[#KEYS]
-elseif nkeys ~= #KEYS then
+if k == #KEYS then
+  stock_key = KEYS[k]
+elseif k ~= #KEYS + 1 then
   return redis.error_reply('ERR hold_batch: keys do not match the holds')
 end
 if new_first ~= '' and not (tonumber(new_first) and tonumber(new_last)) then
@@ -125,8 +151,8 @@ local sold_loaded = {}
 -- A user's holds in one run (a fan taking several seats at once) read the
 -- admission gate and count the user's live holds once: nothing in a run
 -- changes the gate, and the count changes only by the run's own holds.
--- gate key -> member -> whether admitted
-local gate_seen = {}
+-- gate member -> whether admitted
+local admitted_of = {}
 -- user's holds key -> live holds, counted at the user's first hold in the run
 local live_holds = {}
 -- ZCOUNT's lower bound: holds that lapse after now are live
@@ -177,16 +203,11 @@ end
 -- hold makes one hold and returns its code, id and expiry.
 local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, price, checked, member)
   if gate then
-    local seen = gate_seen[gate]
-    if not seen then
-      seen = {}
-      gate_seen[gate] = seen
-    end
-    local admitted = seen[member]
+    local admitted = admitted_of[member]
     if admitted == nil then
       local score = redis.call('ZSCORE', gate, member)
       admitted = score and tonumber(score) > now or false
-      seen[member] = admitted
+      admitted_of[member] = admitted
     end
     if not admitted then return -6, 0, 0 end
   end
@@ -255,16 +276,16 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
 end
 
 local out = {}
-local k = 3
-for i = 0, n - 1 do
-  local a = 7 + 7 * i
-  local gate
-  if ARGV[a] == '5' then gate = KEYS[k + 4] end
+for i = 1, n do
+  local a = 1 + 6 * i
+  local user, date, seat, member = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 5]
+  local held = held_of[date]
+  local gate = member ~= '' and gate_key
   -- A Redis error (a key of the wrong type) ends this hold as it would end
   -- the hold alone, with whatever it wrote before, and is its answer alone:
   -- the holds before it keep theirs and those after it still run.
-  local ok, code, id, exp = pcall(hold, KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], gate,
-    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5] == '1', ARGV[a + 6])
+  local ok, code, id, exp = pcall(hold, seat_keys[i], held, sold_of[date], holds_of[user], gate,
+    user, date, seat, ARGV[a + 3], ARGV[a + 4] == '1', member)
   if not ok then
     local msg = code
     if type(msg) == 'table' then msg = msg.err end
@@ -273,12 +294,11 @@ for i = 0, n - 1 do
     if string.sub(msg, 1, 9) == 'READONLY ' then return redis.error_reply(msg) end
     code, id, exp = -7, msg, 0
   end
-  if code == 1 then add_held(KEYS[k + 1], exp_text, ARGV[a + 3], #out + 1) end
+  if code == 1 then add_held(held, exp_text, seat, #out + 1) end
   out[#out + 1] = code
   out[#out + 1] = id
   out[#out + 1] = exp
   if code == -4 or code == -5 then break end
-  k = k + keys_of[ARGV[a]]
 end
 flush(out)
 if stock_key then

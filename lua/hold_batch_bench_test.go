@@ -103,11 +103,21 @@ func holdCostSetup(b *testing.B) (redis.UniversalClient, func() ([]string, []any
 	runArgs := func() ([]string, []any) {
 		runKeys := []string{kc.HoldIDs(), recordPrefix}
 		args := []any{bNow, bTTL, 4, bRecordTTL, "", ""}
-		for range costBatch {
+		// As Go sends a run: each key once, at the first hold that needs it.
+		days := map[string]bool{}
+		for i := range costBatch {
 			d, seat, user := day(next/seats), next%seats+1, "u"+strconv.Itoa(next)
 			next++
-			runKeys = append(runKeys, kc.Seat(d, seat), kc.Held(d), kc.Sold(d), kc.UserHolds(user), gate)
-			args = append(args, 5, user, d, seat, 10000, "0", "admitted")
+			runKeys = append(runKeys, kc.Seat(d, seat))
+			if !days[d] {
+				days[d] = true
+				runKeys = append(runKeys, kc.Held(d), kc.Sold(d))
+			}
+			runKeys = append(runKeys, kc.UserHolds(user))
+			if i == 0 {
+				runKeys = append(runKeys, gate)
+			}
+			args = append(args, user, d, seat, 10000, "0", "admitted")
 		}
 		return runKeys, args
 	}

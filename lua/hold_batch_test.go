@@ -37,13 +37,42 @@ type holdArgs struct {
 	seat      int
 	gate      string // gate member, "" for none
 	checked   bool
+	price     int // 1000 when 0
 }
 
-func (h holdArgs) keys() []string {
-	return []string{
-		"{c:9}:seat:" + h.day + ":" + strconv.Itoa(h.seat), "{c:9}:held:" + h.day, "{c:9}:sold:" + h.day,
-		"{c:9}:user_holds:" + h.user,
+func (h holdArgs) seatKey() string { return "{c:9}:seat:" + h.day + ":" + strconv.Itoa(h.seat) }
+
+// runArgs are the keys and arguments of one run of hold_batch.lua for hs,
+// as Go sends them: each key once, at the first hold that needs it.
+func runArgs(hs []holdArgs, first, last string) ([]string, []any) {
+	keys := []string{idsKey, prefix}
+	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, first, last}
+	days, users, gated := map[string]bool{}, map[string]bool{}, false
+	for _, h := range hs {
+		keys = append(keys, h.seatKey())
+		if !days[h.day] {
+			days[h.day] = true
+			keys = append(keys, "{c:9}:held:"+h.day, "{c:9}:sold:"+h.day)
+		}
+		if !users[h.user] {
+			users[h.user] = true
+			keys = append(keys, "{c:9}:user_holds:"+h.user)
+		}
+		if h.gate != "" && !gated {
+			gated = true
+			keys = append(keys, bGate)
+		}
+		checked := "0"
+		if h.checked {
+			checked = "1"
+		}
+		price := h.price
+		if price == 0 {
+			price = 1000
+		}
+		args = append(args, h.user, h.day, h.seat, price, checked, h.gate)
 	}
+	return keys, args
 }
 
 func newBatchRedis(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
@@ -77,21 +106,7 @@ func holdAlone(t *testing.T, rdb *redis.Client, h holdArgs, first, last string) 
 // holdBatch runs hold_batch.lua once and returns its triples; after are the
 // keys named after the holds' (the concert's kept seat count, optional).
 func holdBatch(rdb *redis.Client, hs []holdArgs, first, last string, after ...string) ([][]int64, error) {
-	keys := []string{idsKey, prefix}
-	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, first, last}
-	for _, h := range hs {
-		keys = append(keys, h.keys()...)
-		n := 4
-		if h.gate != "" {
-			keys = append(keys, bGate)
-			n = 5
-		}
-		checked := "0"
-		if h.checked {
-			checked = "1"
-		}
-		args = append(args, n, h.user, h.day, h.seat, 1000, checked, h.gate)
-	}
+	keys, args := runArgs(hs, first, last)
 	vals, err := lua.HoldBatch.Run(context.Background(), rdb, append(keys, after...), args...).Int64Slice()
 	if err != nil {
 		return nil, err
@@ -254,19 +269,20 @@ func TestHoldBatchStopsAtAnUnloadedSoldCache(t *testing.T) {
 func TestHoldBatchWithABadArgumentChangesNothing(t *testing.T) {
 	mr, rdb := newBatchRedis(t)
 	before := mr.Dump()
-	keys := []string{idsKey, prefix}
-	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, "500", "600"}
-	for i, seat := range []string{"1", "2", "x"} { // the last seat is not a number
-		keys = append(keys, holdArgs{user: "u" + strconv.Itoa(i), day: loadedDay}.keys()...)
-		args = append(args, 4, "u"+strconv.Itoa(i), loadedDay, seat, 1000, "0", "")
-	}
-	if err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Err(); err == nil {
+	keys, args := runArgs([]holdArgs{
+		{user: "u0", day: loadedDay, seat: 1}, {user: "u1", day: loadedDay, seat: 2}, {user: "u2", day: loadedDay, seat: 3},
+	}, "500", "600")
+	bad := slices.Clone(args)
+	bad[6+2*6+2] = "x" // the last seat is not a number
+	if err := lua.HoldBatch.Run(context.Background(), rdb, keys, bad...).Err(); err == nil {
 		t.Fatal("a batch with a bad seat ran")
 	}
-	// Keys that do not match the holds' counts.
-	args[6] = 5
-	if err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Err(); err == nil {
-		t.Fatal("a batch with mismatched keys ran")
+	// Keys that do not match the holds: one too few, two too many (one
+	// more is the kept seat count).
+	for _, ks := range [][]string{keys[:len(keys)-1], append(slices.Clone(keys), "{c:9}:x", "{c:9}:y")} {
+		if err := lua.HoldBatch.Run(context.Background(), rdb, ks, args...).Err(); err == nil {
+			t.Fatalf("a batch with %d keys for %d ran", len(ks), len(keys))
+		}
 	}
 	if after := mr.Dump(); after != before {
 		t.Errorf("a failed batch changed Redis:\n%s", after)
@@ -278,13 +294,9 @@ func TestHoldBatchAnswersARedisErrorForItsHoldAloneAndRunsTheRest(t *testing.T) 
 	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
 	// b's hold set is of the wrong type: its hold fails, as it would alone.
 	mr.Set("{c:9}:user_holds:b", "not a sorted set")
-	keys := []string{idsKey, prefix}
-	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, "", ""}
-	for i, u := range []string{"a", "b", "c"} {
-		h := holdArgs{user: u, day: loadedDay, seat: []int{1, 2, 4}[i]}
-		keys = append(keys, h.keys()...)
-		args = append(args, 4, u, loadedDay, h.seat, 1000, "0", "")
-	}
+	keys, args := runArgs([]holdArgs{
+		{user: "a", day: loadedDay, seat: 1}, {user: "b", day: loadedDay, seat: 2}, {user: "c", day: loadedDay, seat: 4},
+	}, "", "")
 	vals, err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Slice()
 	if err != nil {
 		t.Fatal(err)
@@ -310,21 +322,12 @@ func TestHoldBatchAnswersAFailedHeldSetWriteForTheHoldsOfThatDateAlone(t *testin
 	// end of the run; when it fails, it is the error of the holds of that
 	// date, as if each had written it itself, and the others keep theirs.
 	mr.Set("{c:9}:held:"+coldDay, "not a sorted set")
-	keys := []string{idsKey, prefix}
-	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, "", ""}
-	for _, h := range []holdArgs{
+	keys, args := runArgs([]holdArgs{
 		{user: "a", day: loadedDay, seat: 1},
 		{user: "b", day: coldDay, seat: 1, checked: true},
 		{user: "c", day: loadedDay, seat: 2},
 		{user: "d", day: coldDay, seat: 2, checked: true},
-	} {
-		keys = append(keys, h.keys()...)
-		checked := "0"
-		if h.checked {
-			checked = "1"
-		}
-		args = append(args, 4, h.user, h.day, h.seat, 1000, checked, "")
-	}
+	}, "", "")
 	vals, err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Slice()
 	if err != nil {
 		t.Fatal(err)

@@ -159,15 +159,18 @@ func runRecordSteps(t *testing.T, seed uint64, oldHolds func(r *rand.Rand) bool)
 		switch op := r.IntN(12); {
 		case op < 4:
 			h := holdArgs{user: users[r.IntN(len(users))], day: loadedDay, seat: 1 + r.IntN(30)}
-			keys := []string{idsKey, prefix}
-			keys = append(keys, h.keys()...)
-			args := []any{now, bTTL, bMaxHolds, bRecordTTL, "", "", 4, h.user, h.day, h.seat, 1000 + h.seat, "0", ""}
+			h.price = 1000 + h.seat
+			// A run of one hold has the same keys in both versions; the
+			// hash version's arguments start with the hold's key count.
+			keys, args := runArgs([]holdArgs{h}, "", "")
+			args[0] = now
+			oldArgs := slices.Insert(slices.Clone(args), 6, any(4))
 			what = fmt.Sprintf("hold %+v", h)
-			hold := currentScripts.hold
+			hold, sent := currentScripts.hold, args
 			if oldHolds(r) {
-				hold, what = old.hold, what+" (hash version)"
+				hold, sent, what = old.hold, oldArgs, what+" (hash version)"
 			}
-			wc, gc := old.hold.Run(ctx, want.rdb, keys, args...), hold.Run(ctx, got.rdb, keys, args...)
+			wc, gc := old.hold.Run(ctx, want.rdb, keys, oldArgs...), hold.Run(ctx, got.rdb, keys, sent...)
 			a, b = reply(wc), reply(gc)
 			if res, err := wc.Int64Slice(); err == nil && res[0] == 1 {
 				holds = append(holds, madeHold{id: strconv.FormatInt(res[1], 10), user: h.user, seat: h.seat})
@@ -266,7 +269,6 @@ func TestHoldRefusesASeatOrPriceNotInDigitsAndChangesNothing(t *testing.T) {
 	mr, rdb := newBatchRedis(t)
 	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
 	before := mr.Dump()
-	good := []any{4, "u1", loadedDay, "2", "1000", "0", ""}
 	for _, bad := range []struct {
 		name        string
 		seat, price string
@@ -278,13 +280,9 @@ func TestHoldRefusesASeatOrPriceNotInDigitsAndChangesNothing(t *testing.T) {
 		{"price with a fraction", "2", "10.5"},
 		{"price in hex", "2", "0x10"},
 	} {
-		// The good hold first: a refused batch makes neither.
-		keys := []string{idsKey, prefix}
-		h := holdArgs{user: "u1", day: loadedDay, seat: 2}
-		keys = append(keys, h.keys()...)
-		keys = append(keys, holdArgs{user: "u2", day: loadedDay, seat: 5}.keys()...)
-		args := append([]any{bNow, bTTL, bMaxHolds, bRecordTTL, "", ""}, good...)
-		args = append(args, 4, "u2", loadedDay, bad.seat, bad.price, "0", "")
+		// A good hold first: a refused batch makes neither.
+		keys, args := runArgs([]holdArgs{{user: "u1", day: loadedDay, seat: 2}, {user: "u2", day: loadedDay, seat: 5}}, "", "")
+		args[6+6+2], args[6+6+3] = bad.seat, bad.price
 		err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Err()
 		if err == nil || !strings.Contains(err.Error(), "bad arguments of hold 2") {
 			t.Errorf("%s: err = %v, want bad arguments of hold 2", bad.name, err)
