@@ -16,10 +16,7 @@
 local heartbeats, skipped, rejoined = KEYS[1], KEYS[2], KEYS[3]
 local now, grace = tonumber(ARGV[1]), tonumber(ARGV[2])
 local recorded, back = 0, 0
--- Admission skips few waiters, and most flushes find none skipped: the set
--- is looked into only when it exists (a removal below that empties it
--- leaves lookups that find nothing, as they would anyway).
-local has_skipped = redis.call('EXISTS', skipped) == 1
+local find, sub = string.find, string.sub
 -- Heartbeats are compared as the text they are kept as (ms since the epoch,
 -- digits without leading zeros: the longer, or of the same length the later
 -- in order, is the later): tonumber runs strtod twice on each, which was a
@@ -27,11 +24,32 @@ local has_skipped = redis.call('EXISTS', skipped) == 1
 local function later(a, b)
   return #a > #b or (#a == #b and a > b)
 end
+-- Every token and heartbeat is checked before anything is written.
+local users = {}
 for i = 3, #ARGV, 2 do
-  local member, alive = ARGV[i], ARGV[i + 1]
-  if not string.find(alive, '^%d+$') then
+  local colon = find(ARGV[i], ':', 1, true)
+  if not colon then
+    return redis.error_reply('ERR heartbeat: token (ARGV[' .. i .. ']) is not <seq>:<user>')
+  end
+  if not find(ARGV[i + 1], '^%d+$') then
     return redis.error_reply('ERR heartbeat: alive until (ARGV[' .. (i + 1) .. ']) is not a number')
   end
+  users[#users + 1] = sub(ARGV[i], colon + 1)
+end
+if #users == 0 then return {0, 0} end
+-- Admission skips few waiters, and most flushes find none skipped: the set
+-- is looked into only when it exists (a removal below that empties it
+-- leaves lookups that find nothing, as they would anyway).
+local has_skipped = redis.call('EXISTS', skipped) == 1
+-- The waiters' kept heartbeats are read by one HMGET and the newer ones
+-- written by one HSET: two calls per flush, not two per waiter (each call
+-- costs Redis more to make from Lua than the command itself). Nothing else
+-- here touches the hash; a user polled under two tokens in one flush is
+-- compared with what this flush already gives it.
+local kept = redis.call('HMGET', heartbeats, unpack(users))
+local given, writes = {}, {}
+for j, user in ipairs(users) do
+  local member, alive = ARGV[2 * j + 1], ARGV[2 * j + 2]
   local at = has_skipped and tonumber(redis.call('ZSCORE', skipped, member))
   if at then
     if at + grace >= now then
@@ -40,13 +58,21 @@ for i = 3, #ARGV, 2 do
       back = back + 1
     end
   else
-    local user = string.sub(member, string.find(member, ':', 1, true) + 1)
-    local old = redis.call('HGET', heartbeats, user)
+    local old = given[user] or kept[j]
     if old and later(alive, old) then
-      -- As sent: a Lua number would be printed with sprintf at the call.
-      redis.call('HSET', heartbeats, user, ARGV[i + 1])
+      if not given[user] then writes[#writes + 1] = user end
+      given[user] = alive
       recorded = recorded + 1
     end
   end
+end
+if #writes > 0 then
+  local fields = {}
+  for _, user in ipairs(writes) do
+    fields[#fields + 1] = user
+    -- As sent: a Lua number would be printed with sprintf at the call.
+    fields[#fields + 1] = given[user]
+  end
+  redis.call('HSET', heartbeats, unpack(fields))
 end
 return {recorded, back}

@@ -71,8 +71,52 @@ func TestHeartbeatsLookIntoTheSkippedTokensOnlyWhenThereAreAny(t *testing.T) {
 	if n := calls("ZSCORE"); n != 0 {
 		t.Errorf("%d ZSCOREs of a skipped set that does not exist, want none", n)
 	}
-	if n := calls("HSET"); n != 2 {
-		t.Errorf("%d HSETs, want one per waiter", n)
+	if n := calls("HSET"); n != 1 {
+		t.Errorf("%d HSETs, want one per flush", n)
+	}
+	if n, m := calls("HGET"), calls("HMGET"); n != 0 || m != 1 {
+		t.Errorf("%d HGETs and %d HMGETs, want one HMGET per flush", n, m)
+	}
+	for user, want := range map[string]string{"a": "2000", "b": "2000"} {
+		if got := mr.HGet(heartbeatKeys[0], user); got != want {
+			t.Errorf("%s's heartbeat is %s, want %s", user, got, want)
+		}
+	}
+}
+
+// A user polled under two tokens in one flush keeps the later heartbeat,
+// whichever comes first, and is written once.
+func TestHeartbeatsOfOneUserUnderTwoTokensKeepTheLater(t *testing.T) {
+	mr, rdb := newHeartbeatRedis(t)
+	mr.HSet(heartbeatKeys[0], "a", "1000", "b", "1000")
+	calls := countCalls(mr)
+	res, err := lua.Heartbeat.Run(context.Background(), rdb, heartbeatKeys, 5000, 60_000,
+		"1:a", "3000", "7:a", "2000", "2:b", "2000", "8:b", "3000").Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res) != "[3 0]" {
+		t.Errorf("answered %v, want 3 recorded (a once, b twice) and none rejoined", res)
+	}
+	for user, want := range map[string]string{"a": "3000", "b": "3000"} {
+		if got := mr.HGet(heartbeatKeys[0], user); got != want {
+			t.Errorf("%s's heartbeat is %s, want %s", user, got, want)
+		}
+	}
+	if n := calls("HSET"); n != 1 {
+		t.Errorf("%d HSETs, want one", n)
+	}
+}
+
+func TestHeartbeatOfATokenNotOfSeqAndUserIsRefusedAndWritesNothing(t *testing.T) {
+	mr, rdb := newHeartbeatRedis(t)
+	mr.HSet(heartbeatKeys[0], "a", "1000")
+	err := lua.Heartbeat.Run(context.Background(), rdb, heartbeatKeys, 5000, 60_000, "1:a", "2000", "no-colon", "2000").Err()
+	if err == nil || !strings.Contains(err.Error(), "is not <seq>:<user>") {
+		t.Fatalf("err = %v, want a refusal of the token", err)
+	}
+	if got := mr.HGet(heartbeatKeys[0], "a"); got != "1000" {
+		t.Errorf("a's heartbeat was written (%s) in a refused flush", got)
 	}
 }
 
