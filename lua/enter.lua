@@ -29,14 +29,18 @@
 -- rolled back when it fails half-way, so a bad batch must fail whole, having
 -- changed nothing.
 --
--- Returns eight integers per user, in the order of the users:
---   {created, seq, issued_second, position, active_until_ms, status, opens_at_ms, gen}
+-- Returns two integers for the whole run, then six per user, in the order of
+-- the users:
+--   {opens_at_ms, gen, then per user created, seq, issued_second, position,
+--    active_until_ms, status}
+-- (what is the same for every user of a run is answered once: each integer
+-- of the answer costs Redis a few hundred instructions to convert)
 --   created        1 for a new token, 0 when the live token is returned again
 --   position       1-based place among waiting users, 0 when active or in the pre-queue;
 --                  1 for a skipped token that comes back (it goes first)
 --   active_until   0 unless active
 --   status         0 waiting, 1 active, 2 pre-queue, 3 sold out (nothing else is set)
---   opens_at_ms    the scheduled open, 0 when none
+--   opens_at_ms    the scheduled open, 0 when none (or sold out)
 --   gen            the line's generation, which the token carries: a Redis
 --                  that lost the line (restarted empty, flushed) starts a new
 --                  one, so tokens of the lost line are told apart
@@ -160,7 +164,7 @@ local deactivated = {}
 if not sold_out then active_seqs = redis.call('HMGET', active_users, unpack(ARGV, 6)) end
 
 local function enter(user, at)
-  if sold_out then return {0, 0, 0, 0, 0, 3, 0, gen} end
+  if sold_out then return 0, 0, 0, 0, 0, 3 end
 
   local aseq = not deactivated[user] and active_seqs[at]
   if aseq then
@@ -173,7 +177,7 @@ local function enter(user, at)
       issued = issued_of(tonumber(aseq))
     end
     if until_ms and tonumber(until_ms) > now and issued then
-      return {0, tonumber(aseq), issued, 0, tonumber(until_ms), 1, opens_at, gen}
+      return 0, tonumber(aseq), issued, 0, tonumber(until_ms), 1
     end
     redis.call('HDEL', active_users, user)
     deactivated[user] = true
@@ -187,13 +191,13 @@ local function enter(user, at)
       tonumber(string.sub(sk, b + 1))
     local member = kseq .. ':' .. user
     if redis.call('ZSCORE', rejoined, member) then
-      return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
+      return 0, tonumber(kseq), issued, 1, 0, 0
     end
     local at = tonumber(redis.call('ZSCORE', skipped, member))
     if at and at + grace >= now and expires > now then
       redis.call('ZREM', skipped, member)
       redis.call('ZADD', rejoined, 'NX', now, member)
-      return {0, tonumber(kseq), issued, 1, 0, 0, opens_at, gen}
+      return 0, tonumber(kseq), issued, 1, 0, 0
     end
     -- Past the grace (or the token's life): the skip is over, start afresh.
     if at then redis.call('ZREM', skipped, member) end
@@ -206,12 +210,12 @@ local function enter(user, at)
     local pseq, issued = tonumber(string.sub(pre, 1, sep - 1)), tonumber(string.sub(pre, sep + 1))
     if phase == 'scheduled' or phase == 'placing' then
       beat(user)
-      return {0, pseq, issued, 0, 0, 2, opens_at, gen}
+      return 0, pseq, issued, 0, 0, 2
     end
     local place = tonumber(redis.call('ZSCORE', waiting, user))
     if place and place <= open_seq and open_ms + token_ttl > now then
       beat(user)
-      return {0, pseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
+      return 0, pseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0
     end
     -- Admitted and lapsed, skipped, or expired: this user starts again at the back.
     if place and place <= open_seq then
@@ -229,7 +233,7 @@ local function enter(user, at)
     if redis.call('ZADD', waiting, 'NX', string.format('%d', seq), user) == 1 then
       local sec = took(user, seq)
       if card == false then card = redis.call('ZCARD', waiting) else card = card + 1 end
-      return {1, seq, sec, card, 0, 0, opens_at, gen}
+      return 1, seq, sec, card, 0, 0
     end
   end
 
@@ -239,7 +243,7 @@ local function enter(user, at)
     local issued = issued_of(wseq)
     if issued and issued * 1000 + token_ttl > now then
       beat(user)
-      return {0, wseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0, opens_at, gen}
+      return 0, wseq, issued, redis.call('ZRANK', waiting, user) + 1, 0, 0
     end
     -- Expired while waiting: the user starts again at the back of the line.
     redis.call('ZREM', waiting, user)
@@ -251,18 +255,19 @@ local function enter(user, at)
     local sec = took(user, seq)
     redis.call('HSET', prequeue, user, string.format('%d:%d', seq, sec))
     has_prequeue = true
-    return {1, seq, sec, 0, 0, 2, opens_at, gen}
+    return 1, seq, sec, 0, 0, 2
   end
   redis.call('ZADD', waiting, seq, user)
   local sec = took(user, seq)
   if card == false then card = redis.call('ZCARD', waiting) else card = card + 1 end
-  return {1, seq, sec, card, 0, 0, opens_at, gen}
+  return 1, seq, sec, card, 0, 0
 end
 
-local out = {}
+local out = {sold_out and 0 or opens_at, gen}
+local n = 2
 for i = 6, #ARGV do
-  local r = enter(ARGV[i], i - 5)
-  for j = 1, 8 do out[#out + 1] = r[j] end
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] = enter(ARGV[i], i - 5)
+  n = n + 6
 end
 if last_seq ~= false then redis.call('SET', seqkey, last_seq) end
 if #new_beats > 0 then redis.call('HSET', heartbeats, unpack(new_beats)) end

@@ -152,7 +152,7 @@ func runHoldCost(b *testing.B, script *redis.Script, check bool) (float64, map[s
 		if !check {
 			continue
 		}
-		allSucceeded(b, cmd, 3, "hold")
+		allSucceeded(b, cmd, 0, 3, "hold")
 	}
 	markCost(b, "REDIS_COST_DUMP")
 	return float64(runs * costBatch), costDiff(before, commandStats(b, rdb))

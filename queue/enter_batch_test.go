@@ -42,7 +42,21 @@ func (e *enterScript) run(now int64, users ...string) ([]int64, error) {
 	for _, u := range users {
 		args = append(args, u)
 	}
-	return lua.Enter.Run(context.Background(), e.rdb, e.keys, args...).Int64Slice()
+	res, err := lua.Enter.Run(context.Background(), e.rdb, e.keys, args...).Int64Slice()
+	if err != nil {
+		return nil, err
+	}
+	// Each user's whole answer, as the queue reads it: its six values, then
+	// the scheduled open and the line's generation the script answers once.
+	if len(res) != 2+6*len(users) {
+		return nil, fmt.Errorf("reply of %d values for %d users", len(res), len(users))
+	}
+	var out []int64
+	for i := range users {
+		out = append(out, res[2+6*i:8+6*i]...)
+		out = append(out, res[0], res[1])
+	}
+	return out, nil
 }
 
 func TestEnterScriptBatchAnswersAndWritesAsOneByOne(t *testing.T) {
@@ -192,5 +206,30 @@ func TestEnterScriptLongBatchKeepsOrder(t *testing.T) {
 		if r[0] != 1 || r[1] != int64(i+1) || r[3] != int64(i+1) {
 			t.Fatalf("user %d: %v, want created with seq and position %d", i, r, i+1)
 		}
+	}
+}
+
+// What every user of a run shares, the scheduled open and the line's
+// generation, is answered once, before six values per user; a sold-out
+// sale answers no open.
+func TestEnterScriptAnswersWhatItsUsersShareOnce(t *testing.T) {
+	e := newEnterScript(t)
+	e.mr.HSet(e.keys[5], "phase", "scheduled", "opens_at_ms", "1900000100000")
+	args := []any{int64(1_900_000_000_000), scriptTTL, 30_000, 4242, scriptGrace, "p1", "p2"}
+	res, err := lua.Enter.Run(context.Background(), e.rdb, e.keys, args...).Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int64{1_900_000_100_000, 4242, 1, 1, 1_900_000_000, 0, 0, 2, 1, 2, 1_900_000_000, 0, 0, 2}
+	if !reflect.DeepEqual(res, want) {
+		t.Fatalf("reply %v, want %v", res, want)
+	}
+	e.mr.HSet(e.keys[5], "sold_out", "1")
+	res, err = lua.Enter.Run(context.Background(), e.rdb, e.keys, args...).Int64Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{0, 4242, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 3}; !reflect.DeepEqual(res, want) {
+		t.Fatalf("sold-out reply %v, want %v", res, want)
 	}
 }

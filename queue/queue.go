@@ -258,12 +258,20 @@ func (q *Queue) enterBatch(ctx context.Context, concertID int64, users []string)
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != 8*len(users) {
-		return nil, fmt.Errorf("unexpected reply of %d values for %d users", len(res), len(users))
+	return expandEntered(res, len(users))
+}
+
+// expandEntered gives each user of a run of enter.lua its whole answer: the
+// script answers what all its users share (the scheduled open and the line's
+// generation) once, before six values per user.
+func expandEntered(res []int64, users int) ([]entered, error) {
+	if len(res) != 2+6*users {
+		return nil, fmt.Errorf("unexpected reply of %d values for %d users", len(res), users)
 	}
-	out := make([]entered, len(users))
+	out := make([]entered, users)
 	for i := range out {
-		copy(out[i][:], res[8*i:])
+		copy(out[i][:6], res[2+6*i:])
+		out[i][6], out[i][7] = res[0], res[1]
 	}
 	return out, nil
 }
