@@ -405,6 +405,11 @@ func TestHoldWithAGate(t *testing.T) {
 		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 1, gate); !errors.Is(err, booking.ErrGateClosed) {
 			t.Fatalf("absent gate: %v, want ErrGateClosed", err)
 		}
+		// A gate with no member admits no one, even with an empty member in the set.
+		m.rdb.ZAdd(ctx, gateKey, redis.Z{Score: float64(start.Add(time.Hour).UnixMilli()), Member: ""})
+		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 1, booking.Gate{Key: gateKey}); !errors.Is(err, booking.ErrGateClosed) {
+			t.Fatalf("gate without a member: %v, want ErrGateClosed", err)
+		}
 		m.rdb.ZAdd(ctx, gateKey, redis.Z{Score: float64(start.Add(time.Minute).UnixMilli()), Member: gate.Member})
 		m.advance(time.Minute)
 		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 1, gate); !errors.Is(err, booking.ErrGateClosed) {

@@ -83,6 +83,11 @@ func (s *Service) Hold(ctx context.Context, concertID int64, userID, day string,
 	}
 	r := holdRequest{user: userID, date: d, seat: seat, price: price}
 	if len(gate) > 0 {
+		// No one is admitted under an empty member (the script reads an
+		// empty member as no gate at all).
+		if gate[0].Member == "" {
+			return Hold{}, ErrGateClosed
+		}
 		r.gate = &gate[0]
 	}
 	var res holdResult
