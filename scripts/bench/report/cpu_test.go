@@ -99,3 +99,11 @@ func TestThousandsGroupsDigitsOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundRatiosPairRoundsInOrder(t *testing.T) {
+	a := []wrkResult{{RPS: 200}, {RPS: 150}, {RPS: 90}}
+	b := []wrkResult{{RPS: 100}, {RPS: 150}}
+	if got := roundRatios(a, b); got != "2.00, 1.00" {
+		t.Errorf("roundRatios = %q, want 2.00, 1.00", got)
+	}
+}
