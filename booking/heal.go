@@ -12,8 +12,9 @@ import (
 // although the sale stands (a second sale of it fails on Postgres's unique
 // constraint, so nothing is sold twice; but a buyer would be let down). Each
 // replica therefore re-reads the sales of the last healWindow every time its
-// refresh loop runs and sets their sold bits: well within the claim lease, so
-// the seat never comes back.
+// refresh loop runs and marks their seats sold (the bit that listings read,
+// the lock that holds read): well within the claim lease, so the seat never
+// comes back.
 
 // healWindow is how far back HealRecentSales looks. It must exceed the refresh
 // interval plus the longest payment transaction; the refresh loop runs every
@@ -24,8 +25,8 @@ const healWindow = 30 * time.Second
 const healLimit = 50_000
 
 // HealRecentSales marks sold in the Redis cache every seat sold in Postgres
-// in the last healWindow. Setting a bit that is already set changes nothing,
-// so it is safe to run from every replica at any time.
+// in the last healWindow. Marking a seat already marked changes nothing, so
+// it is safe to run from every replica at any time.
 func (s *Service) HealRecentSales(ctx context.Context) (err error) {
 	defer markUnavailable(&err)
 	sales, err := s.store.RecentSales(ctx, s.cfg.Now().Add(-healWindow), healLimit)
@@ -36,7 +37,9 @@ func (s *Service) HealRecentSales(ctx context.Context) (err error) {
 	for start := 0; start < len(sales); start += chunk {
 		pipe := s.rdb.Pipeline()
 		for _, sale := range sales[start:min(start+chunk, len(sales))] {
-			pipe.SetBit(ctx, s.keys.Concert(sale.ConcertID).Sold(sale.Day), int64(sale.Seat), 1)
+			kc := s.keys.Concert(sale.ConcertID)
+			pipe.SetBit(ctx, kc.Sold(sale.Day), int64(sale.Seat), 1)
+			pipe.Set(ctx, kc.Seat(sale.Day, sale.Seat), "sold", 0)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("booking: heal sold cache: %w", err)

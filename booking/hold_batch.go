@@ -155,7 +155,7 @@ func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []hold
 		keys = append(keys, kc.Seat(day, r.seat))
 		if !days[day] {
 			days[day] = true
-			keys = append(keys, kc.Held(day), kc.Sold(day))
+			keys = append(keys, kc.Held(day), kc.SeatLocksLoaded(day))
 		}
 		if !users[r.user] {
 			users[r.user] = true

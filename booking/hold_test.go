@@ -293,8 +293,9 @@ func testClaimHold(t *testing.T, hashRecords bool) {
 		if err := m.svc.MarkSold(ctx, 1, h.ID); err != nil {
 			t.Fatalf("MarkSold again: %v", err)
 		}
-		if m.mr.Exists(m.keys.Concert(1).Seat(firstDay, 1)) {
-			t.Error("seat lock still there")
+		lock := m.keys.Concert(1).Seat(firstDay, 1)
+		if v, _ := m.mr.Get(lock); v != "sold" || m.mr.TTL(lock) != 0 {
+			t.Errorf("seat lock %q (ttl %v), want \"sold\" for good", v, m.mr.TTL(lock))
 		}
 		if _, err := m.svc.Hold(ctx, 1, "alice", firstDay, 2); err != nil {
 			t.Fatalf("alice's slot not freed: %v", err)

@@ -325,12 +325,3 @@ func (s *Service) MarkSold(ctx context.Context, concertID, holdID int64) (err er
 	}
 	return nil
 }
-
-// cmdInt reads the integer result of a pipelined command.
-func cmdInt(c redis.Cmder) (int64, error) {
-	ic, ok := c.(*redis.IntCmd)
-	if !ok {
-		return 0, fmt.Errorf("booking: unexpected reply %T", c)
-	}
-	return ic.Result()
-}

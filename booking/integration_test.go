@@ -295,7 +295,13 @@ func TestSoldCacheRebuildNeverLosesAConcurrentSale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sold := env.keys.Concert(1).Sold(firstDay)
+	// A lost cache is all of the date's: the bitmap, the seats' locks and
+	// the lock that says they are loaded, lost at one instant.
+	kc := env.keys.Concert(1)
+	lost := []string{kc.Sold(firstDay), kc.SeatLocksLoaded(firstDay)}
+	for seat := 1; seat <= 300; seat++ {
+		lost = append(lost, kc.Seat(firstDay, seat))
+	}
 	var wg sync.WaitGroup
 	for _, h := range holds {
 		wg.Go(func() {
@@ -309,7 +315,7 @@ func TestSoldCacheRebuildNeverLosesAConcurrentSale(t *testing.T) {
 	for range 20 {
 		wg.Go(func() {
 			for range 10 {
-				if err := env.rdb.Unlink(ctx, sold).Err(); err != nil {
+				if err := env.rdb.Unlink(ctx, lost...).Err(); err != nil {
 					t.Errorf("unlink: %v", err)
 				}
 				if _, err := env.svc.AvailableSeats(ctx, 1, firstDay); err != nil {
@@ -331,6 +337,12 @@ func TestSoldCacheRebuildNeverLosesAConcurrentSale(t *testing.T) {
 	}
 	if got, want := len(seats), 300-sales; got != want {
 		t.Errorf("%d seats listed, want %d", got, want)
+	}
+	// And holds, which read the seats' locks, find every sale.
+	for _, h := range holds {
+		if _, err := env.svc.Hold(ctx, 1, "late-buyer", firstDay, h.Seat); !errors.Is(err, booking.ErrSeatTaken) {
+			t.Errorf("hold of sold seat %d: %v, want ErrSeatTaken", h.Seat, err)
+		}
 	}
 }
 

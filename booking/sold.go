@@ -2,22 +2,30 @@ package booking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/rushgate/rushgate/lua"
 )
 
-// The sold cache of a date is a Redis bitmap: bit n set means seat n is sold.
-// Bit 0 (no seat has number 0) means "this cache is loaded", which tells an
-// empty date (only bit 0) from a lost cache (no key, or a key that only a
-// sale recorded after the loss created). A lost cache is rebuilt from
-// Postgres, the source of truth, by setting bits; nothing ever clears a bit or
-// deletes the key, so a rebuild racing a sale cannot drop the sale.
+// The sold cache of a date is a Redis bitmap, which listings and seat counts
+// read: bit n set means seat n is sold. Bit 0 (no seat has number 0) means
+// "this cache is loaded", which tells an empty date (only bit 0) from a lost
+// cache (no key, or a key that only a sale recorded after the loss created).
+// Holds read the seat locks instead: a sold seat's lock reads "sold", and the
+// lock of seat 0 reads "loaded" once every sold seat's lock is set, so that a
+// hold takes a free seat with one call. A lost cache is rebuilt from
+// Postgres, the source of truth, by setting bits and locks; nothing ever
+// clears a bit or unsells a lock, so a rebuild racing a sale cannot drop the
+// sale.
 //
-// The bitmap is (largest seat number)/8 bytes: 6.25 KB for 50,000 seats.
+// The bitmap is (largest seat number)/8 bytes: 6.25 KB for 50,000 seats; a
+// sold seat's lock, about a hundred bytes (5 MB for 50,000 sold seats).
 
 // soldChunk is how many seats one load_sold.lua call writes, to keep each
 // script short enough not to stall Redis.
@@ -37,7 +45,8 @@ func soldLoaded(bitmap []byte) bool { return soldBit(bitmap, 0) }
 // sold seats it read there (callers must not modify them). Concurrent callers
 // for the same date share one rebuild.
 func (s *Service) ensureSold(ctx context.Context, concertID int64, d *date) ([]int, error) {
-	key := s.keys.Concert(concertID).Sold(d.day)
+	kc := s.keys.Concert(concertID)
+	key, locks := kc.Sold(d.day), kc.SeatLocks(d.day)
 	return s.rebuilds.do(ctx, key, func(ctx context.Context) ([]int, error) {
 		seats, err := s.store.SoldSeats(ctx, d.id)
 		if err != nil {
@@ -55,7 +64,7 @@ func (s *Service) ensureSold(ctx context.Context, concertID int64, d *date) ([]i
 			for _, n := range seats[start:end] {
 				args = append(args, strconv.Itoa(n))
 			}
-			if err := lua.LoadSold.Run(ctx, s.rdb, []string{key}, args...).Err(); err != nil {
+			if err := lua.LoadSold.Run(ctx, s.rdb, []string{key, locks}, args...).Err(); err != nil {
 				return nil, fmt.Errorf("booking: rebuild sold cache: %w", err)
 			}
 			if last {
@@ -81,16 +90,21 @@ func (s *Service) warmSold(ctx context.Context, cat *catalogue) error {
 	if len(targets) == 0 {
 		return nil
 	}
+	// A cache counts as loaded when both its readers find it so: the
+	// bitmap's bit 0 and the "loaded" lock of seat 0.
 	pipe := s.rdb.Pipeline()
-	for _, t := range targets {
-		pipe.GetBit(ctx, s.keys.Concert(t.concertID).Sold(t.d.day), 0)
+	bits := make([]*redis.IntCmd, len(targets))
+	marks := make([]*redis.StringCmd, len(targets))
+	for i, t := range targets {
+		kc := s.keys.Concert(t.concertID)
+		bits[i] = pipe.GetBit(ctx, kc.Sold(t.d.day), 0)
+		marks[i] = pipe.Get(ctx, kc.SeatLocksLoaded(t.d.day))
 	}
-	cmds, err := pipe.Exec(ctx)
-	if err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("booking: warm sold cache: %w", err)
 	}
 	for i, t := range targets {
-		if n, _ := cmdInt(cmds[i]); n == 1 {
+		if bits[i].Val() == 1 && marks[i].Val() == "loaded" {
 			continue
 		}
 		if _, err := s.ensureSold(ctx, t.concertID, t.d); err != nil {

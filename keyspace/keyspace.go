@@ -99,10 +99,20 @@ func (c Concert) SkippedUsers() string { return c.base + "skipped_users" }
 // "id" the last id handed out, "last" the last id of the block.
 func (c Concert) HoldIDs() string { return c.base + "hold_ids" }
 
-// Seat is the lock of one seat of one date; it exists while the seat is held.
+// Seat is the lock of one seat of one date: the hold id while the seat is
+// held, "sold" once it is sold.
 func (c Concert) Seat(date string, seat int) string {
-	return c.base + "seat:" + date + ":" + strconv.Itoa(seat)
+	return c.SeatLocks(date) + strconv.Itoa(seat)
 }
+
+// SeatLocks is what the locks of a date's seats start with: the lock of seat
+// n is SeatLocks(date) followed by n. Scripts that set many locks take it.
+func (c Concert) SeatLocks(date string) string { return c.base + "seat:" + date + ":" }
+
+// SeatLocksLoaded is the lock of seat 0, which no seat has: it reads
+// "loaded" once every sold seat of the date has its lock set to "sold", so
+// that a hold can trust a free lock to be an unsold seat.
+func (c Concert) SeatLocksLoaded(date string) string { return c.Seat(date, 0) }
 
 // Held is the sorted set of held seat numbers of a date scored by the
 // millisecond time the hold lapses, so listings skip expired holds by score.

@@ -19,11 +19,14 @@
 -- then, for each hold in turn, the keys it is the first of the run to need
 -- (each key comes once, at the first hold that uses it, however many holds
 -- of the run share it):
---   seat        string  the seat lock: the hold id while held (PX hold ttl);
+--   seat        string  the seat lock: the hold id while held (PX hold ttl),
+--                       "sold" once sold (no expiry: sell.lua, load_sold.lua);
 --                       every hold's own
 --   held        zset    seat number -> hold expiry (ms), per date } at the first
---   sold        bitmap  bit n set = seat n sold; bit 0 set =      } hold of
---                       cache loaded                              } its date
+--   loaded      string  the lock of seat 0 (no seat has that      } hold of
+--                       number): "loaded" once every sold seat of } its date
+--                       the date has its lock set to "sold"       }
+--                       (load_sold.lua)
 --   user_holds  zset    hold id -> expiry (ms) of the user's unpaid holds, at
 --                       the first hold of its user
 --   gate        zset    at the first hold with a gate member, shared by all
@@ -48,8 +51,13 @@
 -- then, for each hold, 6 values: user id, date (YYYY-MM-DD: a '|' is a bad
 --   argument), seat number and price (whole won), each in digits, "1" when
 --   Go has just rebuilt the sold cache and found the seat unsold in Postgres
---   (the "loaded" bit is then not required: Redis may have lost the cache
+--   (the "loaded" lock is then not required: Redis may have lost it
 --   again meanwhile) else "0", gate member ("" when none)
+-- A sold seat is found by its lock alone: the SET NX that takes a free seat
+-- answers, with GET, what holds a taken one ("sold" or a hold id), so a hold
+-- makes one call for its seat, not a read of the sold cache and then a SET
+-- (a call from a script costs Redis about a microsecond more than the command
+-- itself takes).
 -- A key is sent once per run, not once per hold that uses it: each argument
 -- costs Redis about 1,100 instructions to take in (callgrind), and the holds
 -- of a run mostly share their date, gate and, for a fan taking several
@@ -60,7 +68,8 @@
 --        -1 seat held by someone else
 --        -2 seat sold
 --        -3 the user already holds ARGV[3] live seats
---        -4 the sold cache of the date is not loaded: Go rebuilds it, retries
+--        -4 the sold seats of the date have not been loaded into their locks
+--           (no "loaded" lock of seat 0): Go rebuilds the sold cache, retries
 --        -5 the id block is used up or missing and none was given (or the
 --           given one is already installed and used up): Go reserves one in
 --           Postgres and retries with it
@@ -94,7 +103,7 @@ end
 -- The same pass finds each hold's keys: its seat lock by its place, the
 -- others by its date and user.
 local find = string.find
-local seat_keys, held_of, sold_of, holds_of = {}, {}, {}, {}
+local seat_keys, held_of, loaded_key_of, holds_of = {}, {}, {}, {}
 local gate_key
 local k = 3
 for i = 1, n do
@@ -107,7 +116,7 @@ for i = 1, n do
   seat_keys[i] = KEYS[k]
   k = k + 1
   if not held_of[date] then
-    held_of[date], sold_of[date] = KEYS[k], KEYS[k + 1]
+    held_of[date], loaded_key_of[date] = KEYS[k], KEYS[k + 1]
     k = k + 2
   end
   if not holds_of[user] then
@@ -132,7 +141,7 @@ end
 local offered = new_first ~= ''
 
 -- Every Redis call costs about a microsecond inside the script, and a hold
--- is the hot path of a rush: the success path of a hold makes seven calls of
+-- is the hot path of a rush: the success path of a hold makes six calls of
 -- its own at most, besides what the run reads once for all its holds (and,
 -- every 32nd id, two prunes).
 -- What the holds of a run share is read once and written once: the id
@@ -140,14 +149,14 @@ local offered = new_first ~= ''
 -- before the run returns) and each date's held set (its new members added
 -- in one ZADD at the end: nothing in the run reads it). The user's set of
 -- holds is written at once: the next hold of the same user counts it.
--- Each date's "loaded" bit of the sold cache is read once too, by the
--- date's first hold in the run that needs it: nothing in a run clears a bit
--- or deletes the bitmap (a cache lost with its key is found by the next
--- run), so once read set it stays set for the rest of the run. While it
--- reads 0 it is not kept: that hold answers -4 and ends the run.
+-- Each date's "loaded" lock is read once too, by the date's first hold in
+-- the run that needs it: nothing in a run deletes it (one lost with Redis is
+-- found by the next run), so once read it stays read for the rest of the
+-- run. While it is missing it is not kept: that hold answers -4 and ends
+-- the run.
 local ids_loaded, last_id, block_last, ids_dirty = false, nil, nil, false
--- sold key -> true once its bit 0 read 1 in this run
-local sold_loaded = {}
+-- loaded key -> true once it read "loaded" in this run
+local locks_loaded = {}
 -- A user's holds in one run (a fan taking several seats at once) read the
 -- admission gate and count the user's live holds once: nothing in a run
 -- changes the gate, and the count changes only by the run's own holds.
@@ -201,7 +210,7 @@ local function flush(out)
 end
 
 -- hold makes one hold and returns its code, id and expiry.
-local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, price, checked, member)
+local function hold(seat_key, held, loaded_key, user_holds, gate, user, date, seat, price, checked, member)
   if gate then
     local admitted = admitted_of[member]
     if admitted == nil then
@@ -211,12 +220,11 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     end
     if not admitted then return -6, 0, 0 end
   end
-  -- A missing sold cache must never read as "nothing sold".
-  if not checked and not sold_loaded[sold] then
-    if redis.call('GETBIT', sold, 0) == 0 then return -4, 0, 0 end
-    sold_loaded[sold] = true
+  -- Sold seats whose locks were never loaded must never read as unsold.
+  if not checked and not locks_loaded[loaded_key] then
+    if redis.call('GET', loaded_key) ~= 'loaded' then return -4, 0, 0 end
+    locks_loaded[loaded_key] = true
   end
-  if redis.call('GETBIT', sold, seat) == 1 then return -2, 0, 0 end
 
   -- Only live holds count; lapsed ones leave by score (no sweeper).
   local live = live_holds[user_holds]
@@ -224,7 +232,11 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     live = redis.call('ZCOUNT', user_holds, live_from, '+inf')
     live_holds[user_holds] = live
   end
-  if live >= max_holds then return -3, 0, 0 end
+  if live >= max_holds then
+    -- A sold seat answers "sold" before the limit, a held one after it.
+    if redis.call('GET', seat_key) == 'sold' then return -2, 0, 0 end
+    return -3, 0, 0
+  end
 
   -- The id is drawn before the seat is taken, so a lost race burns an id:
   -- ids need to be unique, not dense. An id is only ever taken from a block
@@ -234,6 +246,9 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     last_id, block_last = tonumber(block[1]), tonumber(block[2])
     ids_loaded = true
   end
+  -- A sold seat gives its id back (below): the sale was found before the id
+  -- was drawn when the sold cache was read first, and ids stay as they were.
+  local was_last, was_block_last, was_offered, was_dirty = last_id, block_last, offered, ids_dirty
   local id
   if last_id and block_last and last_id < block_last then
     last_id = last_id + 1
@@ -244,13 +259,24 @@ local function hold(seat_key, held, sold, user_holds, gate, user, date, seat, pr
     last_id, block_last = tonumber(new_first), tonumber(new_last)
     id = last_id
   else
+    -- A sold seat is answered before a block is asked for, as when the
+    -- sold cache was read first: no block is reserved for it.
+    if redis.call('GET', seat_key) == 'sold' then return -2, 0, 0 end
     return -5, 0, 0
   end
   ids_dirty = true
   -- Lua prints numbers from 10^14 on with an exponent: format the key's id.
   local sid = string.format('%d', id)
 
-  if not redis.call('SET', seat_key, sid, 'NX', 'PX', ttl_text) then return -1, 0, 0 end
+  local taken = redis.call('SET', seat_key, sid, 'NX', 'PX', ttl_text, 'GET')
+  if taken then
+    if taken == 'sold' then
+      -- Nothing outside this run saw the id: it is drawn again next.
+      last_id, block_last, offered, ids_dirty = was_last, was_block_last, was_offered, was_dirty
+      return -2, 0, 0
+    end
+    return -1, 0, 0
+  end
   -- The record and its ttl in one call (see KEYS[2] for its form).
   redis.call('SET', prefix .. sid,
     'held||' .. exp_text .. '|' .. price .. '|' .. seat .. '|' .. date .. '|' .. user,
@@ -284,7 +310,7 @@ for i = 1, n do
   -- A Redis error (a key of the wrong type) ends this hold as it would end
   -- the hold alone, with whatever it wrote before, and is its answer alone:
   -- the holds before it keep theirs and those after it still run.
-  local ok, code, id, exp = pcall(hold, seat_keys[i], held, sold_of[date], holds_of[user], gate,
+  local ok, code, id, exp = pcall(hold, seat_keys[i], held, loaded_key_of[date], holds_of[user], gate,
     user, date, seat, ARGV[a + 3], ARGV[a + 4] == '1', member)
   if not ok then
     local msg = code

@@ -68,15 +68,15 @@ func BenchmarkHoldBatchScriptParts(b *testing.B) {
 
 // luaOnlyStandIn shadows the redis table of hold_batch.lua with one whose
 // call answers as Redis would on the success path of a buyer's first hold:
-// admitted, the date's sold cache loaded, the seat unsold, no live holds, the
-// seat free. The block of ids is read from Redis, so that ids run on.
+// admitted, the date's seat locks loaded, no live holds, the seat free (the
+// seat's SET NX GET finds no lock; the record's SET is not read). The block of ids is read from Redis, so that ids run on.
 const luaOnlyStandIn = `local real_call, real_error = redis.call, redis.error_reply
 local redis = {error_reply = real_error, call = function(cmd, key, a, b)
   if cmd == 'HMGET' then return real_call(cmd, key, a, b) end
   if cmd == 'ZSCORE' then return '1000000000000000' end
-  if cmd == 'GETBIT' then if a == 0 then return 1 end return 0 end
+  if cmd == 'GET' then return 'loaded' end
   if cmd == 'ZCOUNT' then return 0 end
-  if cmd == 'SET' then return {ok = 'OK'} end
+  if cmd == 'SET' then return false end
   return 1
 end}
 `
@@ -111,7 +111,7 @@ func holdCostSetup(b *testing.B) (redis.UniversalClient, func() ([]string, []any
 			runKeys = append(runKeys, kc.Seat(d, seat))
 			if !days[d] {
 				days[d] = true
-				runKeys = append(runKeys, kc.Held(d), kc.Sold(d))
+				runKeys = append(runKeys, kc.Held(d), kc.SeatLocksLoaded(d))
 			}
 			runKeys = append(runKeys, kc.UserHolds(user))
 			if i == 0 {
@@ -126,7 +126,7 @@ func holdCostSetup(b *testing.B) (redis.UniversalClient, func() ([]string, []any
 		b.Fatal(err)
 	}
 	for n := range 12 * 28 {
-		if err := rdb.SetBit(ctx, kc.Sold(day(n)), 0, 1).Err(); err != nil {
+		if err := rdb.Set(ctx, kc.SeatLocksLoaded(day(n)), "loaded", 0).Err(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -42,6 +42,24 @@ type holdArgs struct {
 
 func (h holdArgs) seatKey() string { return "{c:9}:seat:" + h.day + ":" + strconv.Itoa(h.seat) }
 
+// loadedKey is the lock of seat 0 of day, "loaded" once the day's sold seats
+// have their locks set.
+func loadedKey(day string) string { return "{c:9}:seat:" + day + ":0" }
+
+// loadSold loads the sold cache of day with seats sold, as Go's rebuild does
+// (load_sold.lua, one chunk).
+func loadSold(t *testing.T, rdb *redis.Client, day string, seats ...int) {
+	t.Helper()
+	args := []any{"1"}
+	for _, n := range seats {
+		args = append(args, n)
+	}
+	keys := []string{"{c:9}:sold:" + day, "{c:9}:seat:" + day + ":"}
+	if err := lua.LoadSold.Run(context.Background(), rdb, keys, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // runArgs are the keys and arguments of one run of hold_batch.lua for hs,
 // as Go sends them: each key once, at the first hold that needs it.
 func runArgs(hs []holdArgs, first, last string) ([]string, []any) {
@@ -52,7 +70,7 @@ func runArgs(hs []holdArgs, first, last string) ([]string, []any) {
 		keys = append(keys, h.seatKey())
 		if !days[h.day] {
 			days[h.day] = true
-			keys = append(keys, "{c:9}:held:"+h.day, "{c:9}:sold:"+h.day)
+			keys = append(keys, "{c:9}:held:"+h.day, loadedKey(h.day))
 		}
 		if !users[h.user] {
 			users[h.user] = true
@@ -81,8 +99,7 @@ func newBatchRedis(t *testing.T) (*miniredis.Miniredis, *redis.Client) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	ctx := context.Background()
-	rdb.SetBit(ctx, "{c:9}:sold:"+loadedDay, 0, 1)
-	rdb.SetBit(ctx, "{c:9}:sold:"+loadedDay, 3, 1)
+	loadSold(t, rdb, loadedDay, 3)
 	rdb.ZAdd(ctx, bGate, redis.Z{Score: bNow + 1000, Member: "open"}, redis.Z{Score: bNow - 1, Member: "lapsed"})
 	// One lapsed hold of u1, which must not count against its limit.
 	rdb.ZAdd(ctx, "{c:9}:user_holds:u1", redis.Z{Score: bNow - 5, Member: "7"})
@@ -266,6 +283,71 @@ func TestHoldBatchStopsAtAnUnloadedSoldCache(t *testing.T) {
 	}
 }
 
+// A sold seat is refused by its lock: a hold reads no sold bitmap, and a
+// cache loaded by an older version (the bitmap's bit 0 and sold bits, but no
+// locks) reads as not loaded, so that Go rebuilds it with the locks.
+func TestHoldBatchFindsASoldSeatByItsLock(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	ctx := context.Background()
+	rdb.HSet(ctx, idsKey, "id", 100, "last", 1000)
+	calls := countCalls(mr)
+	res, err := holdBatch(rdb, []holdArgs{{user: "a", day: loadedDay, seat: 3}, {user: "b", day: loadedDay, seat: 4}}, "", "")
+	if err != nil || fmt.Sprint(res) != "[[-2 0 0] [1 101 1300000]]" {
+		t.Fatalf("holds of sold seat 3 and free seat 4 = %v, %v; want -2, then a hold", res, err)
+	}
+	if got, _ := mr.Get("{c:9}:seat:" + loadedDay + ":3"); got != "sold" || mr.TTL("{c:9}:seat:"+loadedDay+":3") != 0 {
+		t.Errorf("sold seat's lock = %q (ttl %v), want \"sold\" for good", got, mr.TTL("{c:9}:seat:"+loadedDay+":3"))
+	}
+	if mr.Exists("{c:9}:user_holds:a") {
+		t.Error("the refused hold was counted as the user's")
+	}
+	if n := calls("GETBIT"); n != 0 {
+		t.Errorf("%d GETBITs: a hold reads no bitmap", n)
+	}
+
+	const oldDay = "2030-01-05"
+	rdb.SetBit(ctx, "{c:9}:sold:"+oldDay, 0, 1)
+	rdb.SetBit(ctx, "{c:9}:sold:"+oldDay, 7, 1)
+	res, err = holdBatch(rdb, []holdArgs{{user: "c", day: oldDay, seat: 7}}, "", "")
+	if err != nil || fmt.Sprint(res) != "[[-4 0 0]]" {
+		t.Fatalf("hold on a cache without locks = %v, %v; want -4 (rebuild)", res, err)
+	}
+	loadSold(t, rdb, oldDay, 7)
+	res, err = holdBatch(rdb, []holdArgs{{user: "c", day: oldDay, seat: 7}, {user: "c", day: oldDay, seat: 8}}, "", "")
+	if err != nil || fmt.Sprint(res) != "[[-2 0 0] [1 102 1300000]]" {
+		t.Fatalf("holds after the rebuild = %v, %v; want seat 7 sold, seat 8 held", res, err)
+	}
+}
+
+// A user at the hold limit is told a sold seat is taken and a held or free
+// one that the limit stops it, as ever: the sold check came first, the
+// seat's lock after the limit. Nothing is written either way.
+func TestHoldBatchAtTheLimitAnswersSoldBeforeTheLimit(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	ctx := context.Background()
+	rdb.HSet(ctx, idsKey, "id", 100, "last", 1000)
+	var hs []holdArgs
+	for seat := 10; seat < 10+bMaxHolds; seat++ {
+		hs = append(hs, holdArgs{user: "full", day: loadedDay, seat: seat})
+	}
+	if res, err := holdBatch(rdb, hs, "", ""); err != nil || len(res) != bMaxHolds || res[bMaxHolds-1][0] != 1 {
+		t.Fatalf("holds up to the limit = %v, %v", res, err)
+	}
+	holdAlone(t, rdb, holdArgs{user: "other", day: loadedDay, seat: 20}, "", "")
+	before := mr.Dump()
+	res, err := holdBatch(rdb, []holdArgs{
+		{user: "full", day: loadedDay, seat: 3},  // sold
+		{user: "full", day: loadedDay, seat: 20}, // held by another
+		{user: "full", day: loadedDay, seat: 21}, // free
+	}, "", "")
+	if err != nil || fmt.Sprint(res) != "[[-2 0 0] [-3 0 0] [-3 0 0]]" {
+		t.Fatalf("holds past the limit = %v, %v; want -2 (sold), -3, -3", res, err)
+	}
+	if after := mr.Dump(); after != before {
+		t.Errorf("refused holds changed Redis:\n%s", after)
+	}
+}
+
 func TestHoldBatchWithABadArgumentChangesNothing(t *testing.T) {
 	mr, rdb := newBatchRedis(t)
 	before := mr.Dump()
@@ -371,11 +453,11 @@ func countCalls(mr *miniredis.Miniredis) (counts func(cmd string, args ...string
 	}
 }
 
-func TestHoldBatchReadsEachDatesLoadedBitOncePerRun(t *testing.T) {
+func TestHoldBatchReadsEachDatesLoadedLockOncePerRun(t *testing.T) {
 	mr, rdb := newBatchRedis(t)
 	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
 	otherDay := "2030-01-04"
-	rdb.SetBit(context.Background(), "{c:9}:sold:"+otherDay, 0, 1)
+	loadSold(t, rdb, otherDay)
 	calls := countCalls(mr)
 	var hs []holdArgs
 	for i := range 40 {
@@ -395,20 +477,21 @@ func TestHoldBatchReadsEachDatesLoadedBitOncePerRun(t *testing.T) {
 		}
 	}
 	for _, day := range []string{loadedDay, otherDay} {
-		if n := calls("GETBIT", "{c:9}:sold:"+day, "0"); n != 1 {
-			t.Errorf("bit 0 of %s read %d times in one run, want once", day, n)
+		if n := calls("GET", loadedKey(day)); n != 1 {
+			t.Errorf("the loaded lock of %s read %d times in one run, want once", day, n)
 		}
 	}
-	if n := calls("GETBIT"); n != 40+2 {
-		t.Errorf("%d GETBITs, want 42: each seat's bit and each date's bit 0", n)
+	if n := calls("GETBIT") + calls("GET"); n != 2 {
+		// A seat is found free, sold or held by the SET that takes it.
+		t.Errorf("%d GETBITs and GETs, want 2: each date's loaded lock", n)
 	}
 	if n := calls("HSET") + calls("PEXPIRE"); n != 1+40 {
 		// The id block once, and each user's new set of holds.
 		t.Errorf("%d HSETs and PEXPIREs, want 41: records are written by one SET", n)
 	}
 
-	// The next run reads the bit again: a cache lost between runs is found.
-	rdb.SetBit(context.Background(), "{c:9}:sold:"+otherDay, 0, 0)
+	// The next run reads the lock again: a cache lost between runs is found.
+	rdb.Del(context.Background(), loadedKey(otherDay))
 	res, err = holdBatch(rdb, []holdArgs{
 		{user: "w1", day: loadedDay, seat: 100},
 		{user: "w2", day: otherDay, seat: 100},
@@ -416,17 +499,17 @@ func TestHoldBatchReadsEachDatesLoadedBitOncePerRun(t *testing.T) {
 	if err != nil || fmt.Sprint(res) != "[[1 141 1300000] [-4 0 0]]" {
 		t.Fatalf("run after the cache of %s was lost = %v, %v; want a hold, then -4", otherDay, res, err)
 	}
-	if n := calls("GETBIT", "{c:9}:sold:"+loadedDay, "0"); n != 2 {
-		t.Errorf("bit 0 of %s read %d times in two runs, want twice", loadedDay, n)
+	if n := calls("GET", loadedKey(loadedDay)); n != 2 {
+		t.Errorf("the loaded lock of %s read %d times in two runs, want twice", loadedDay, n)
 	}
 
 	// Holds Go sends after rebuilding the cache do not read it at all.
-	before := calls("GETBIT", "{c:9}:sold:"+otherDay, "0")
+	before := calls("GET", loadedKey(otherDay))
 	if res, err := holdBatch(rdb, []holdArgs{{user: "w2", day: otherDay, seat: 100, checked: true}}, "", ""); err != nil || res[0][0] != 1 {
 		t.Fatalf("checked hold = %v, %v", res, err)
 	}
-	if n := calls("GETBIT", "{c:9}:sold:"+otherDay, "0") - before; n != 0 {
-		t.Errorf("a checked hold read bit 0 %d times", n)
+	if n := calls("GET", loadedKey(otherDay)) - before; n != 0 {
+		t.Errorf("a checked hold read the loaded lock %d times", n)
 	}
 }
 

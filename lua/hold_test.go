@@ -1,7 +1,6 @@
 package lua_test
 
 import (
-	"context"
 	"strconv"
 	"testing"
 
@@ -32,9 +31,7 @@ func newScript(t *testing.T) *script {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	// The sold cache of the date is loaded, with nothing sold.
-	if err := rdb.SetBit(context.Background(), "{c:9}:sold:2030-01-02", 0, 1).Err(); err != nil {
-		t.Fatal(err)
-	}
+	loadSold(t, rdb, "2030-01-02")
 	return &script{t: t, mr: mr, rdb: rdb}
 }
 
@@ -106,7 +103,7 @@ func TestHoldAfterRedisLostTheBlockAsksForANewOne(t *testing.T) {
 	s := newScript(t)
 	s.hold(1, "100", "109")
 	s.mr.FlushAll()
-	s.rdb.SetBit(context.Background(), "{c:9}:sold:2030-01-02", 0, 1)
+	loadSold(s.t, s.rdb, "2030-01-02")
 	if code, _ := s.hold(2, "", ""); code != -5 {
 		t.Fatalf("code = %d, want -5: a lost block is never restarted", code)
 	}

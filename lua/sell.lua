@@ -1,13 +1,15 @@
 -- sell.lua: record in Redis that a hold was paid (Postgres has committed the
--- sale): the seat enters the sold cache, the seat lock and the user's hold
--- slot are freed, and the record says "paid". Safe to repeat.
+-- sale): the seat enters the sold cache, its lock says "sold" for good (so
+-- that no hold takes it again: hold_batch.lua), the user's hold slot is
+-- freed, and the record says "paid". Safe to repeat.
 --
 -- KEYS[1] record      string  "state|lease|exp|price|seat|date|user" (see
 --                             hold_batch.lua); a record made by an older
 --                             version may be a hash of those fields, and is
 --                             kept a hash (may be missing: Redis lost it; Go
 --                             then took the seat from Postgres)
--- KEYS[2] seat        string  the seat lock (the hold id while held)
+-- KEYS[2] seat        string  the seat lock (the hold id while held, "sold"
+--                             once sold)
 -- KEYS[3] held        zset    seat number -> expiry (ms), per date
 -- KEYS[4] user_holds  zset    hold id -> expiry (ms)
 -- KEYS[5] sold        bitmap  bit n set = seat n sold; bit 0 set = cache loaded
@@ -20,8 +22,9 @@
 --
 -- Returns 1. A string record that is not of that form is an error, before
 -- any write.
--- SETBIT never clears a bit, so this cannot race badly with a rebuild of the
--- sold cache: a rebuild only adds bits (and sets bit 0 last).
+-- SETBIT never clears a bit, and a rebuild of the sold cache only adds bits
+-- and sets sold seats' locks to "sold" (and its marks last), so this cannot
+-- race badly with one.
 
 local rec, seat_key, held, user_holds, sold = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, seat = ARGV[1], ARGV[2]
@@ -38,9 +41,10 @@ end
 
 redis.call('SETBIT', sold, seat, 1)
 if redis.call('GET', seat_key) == id then
-  redis.call('DEL', seat_key)
   redis.call('ZREM', held, seat)
 end
+-- Whoever holds the lock now, the seat is sold: no expiry, no holder.
+redis.call('SET', seat_key, 'sold')
 redis.call('ZREM', user_holds, id)
 if KEYS[6] then redis.call('DEL', KEYS[6]) end
 if r then
