@@ -39,7 +39,7 @@ func (s *Service) HealRecentSales(ctx context.Context) (err error) {
 		for _, sale := range sales[start:min(start+chunk, len(sales))] {
 			kc := s.keys.Concert(sale.ConcertID)
 			pipe.SetBit(ctx, kc.Sold(sale.Day), int64(sale.Seat), 1)
-			pipe.Set(ctx, kc.Seat(sale.Day, sale.Seat), "sold", 0)
+			pipe.Set(ctx, kc.Seat(sale.Day, sale.Seat), "sold", s.soldLockTTL(sale.Day))
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("booking: heal sold cache: %w", err)

@@ -320,7 +320,7 @@ func (s *Service) MarkSold(ctx context.Context, concertID, holdID int64) (err er
 		r = record{user: res.UserID, day: res.Day, seat: res.Seat}
 	}
 	keys := []string{kc.Hold(holdID), kc.Seat(r.day, r.seat), kc.Held(r.day), kc.UserHolds(r.user), kc.Sold(r.day), kc.Stock()}
-	if err := lua.Sell.Run(ctx, s.rdb, keys, holdID, r.seat, paidRecordTTL.Milliseconds()).Err(); err != nil {
+	if err := lua.Sell.Run(ctx, s.rdb, keys, holdID, r.seat, paidRecordTTL.Milliseconds(), s.soldLockTTL(r.day).Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("booking: mark sold: %w", err)
 	}
 	return nil

@@ -405,4 +405,12 @@ func TestASaleRedisNeverHeardOfIsHealedFromPostgres(t *testing.T) {
 	if _, err := env.svc.Hold(ctx, 1, "next-buyer", firstDay, 6); !errors.Is(err, booking.ErrSeatTaken) {
 		t.Errorf("hold of the healed seat: %v, want ErrSeatTaken", err)
 	}
+	// Its lock says so until some days after the date, then leaves Redis.
+	lock := env.keys.Concert(1).Seat(firstDay, 6)
+	if v, _ := env.rdb.Get(ctx, lock).Result(); v != "sold" {
+		t.Errorf("healed seat's lock = %q, want \"sold\"", v)
+	}
+	if ttl, err := env.rdb.PTTL(ctx, lock).Result(); err != nil || ttl <= 0 {
+		t.Errorf("healed seat's lock ttl = %v, %v; want an expiry", ttl, err)
+	}
 }

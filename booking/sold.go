@@ -25,7 +25,27 @@ import (
 // sale.
 //
 // The bitmap is (largest seat number)/8 bytes: 6.25 KB for 50,000 seats; a
-// sold seat's lock, about a hundred bytes (5 MB for 50,000 sold seats).
+// sold seat's lock, about a hundred bytes (5 MB for 50,000 sold seats) until
+// it expires, some days after its date (soldLockMargin).
+
+// soldLockMargin is how long after its UTC midnight a date's "sold" locks
+// live. A date is held only until it has passed in Config.Location (holds of
+// past dates are refused before Redis), and a day ends at most 38 hours
+// after its UTC midnight in any time zone; the margin leaves more than a day
+// beyond that. Without an expiry, a lock per sold seat would stay in Redis
+// for good: about 5 MB for a 50,000-seat date.
+const soldLockMargin = 72 * time.Hour
+
+// soldLockTTL is how long a "sold" lock of day set now lives: until
+// soldLockMargin after the day's UTC midnight, and an hour at least (a sale
+// healed or rebuilt for a day that has just passed still gets its lock).
+func (s *Service) soldLockTTL(day string) time.Duration {
+	t, err := time.ParseInLocation(DateLayout, day, time.UTC)
+	if err != nil {
+		return soldLockMargin
+	}
+	return max(t.Add(soldLockMargin).Sub(s.cfg.Now()), time.Hour)
+}
 
 // soldChunk is how many seats one load_sold.lua call writes, to keep each
 // script short enough not to stall Redis.
@@ -55,12 +75,12 @@ func (s *Service) ensureSold(ctx context.Context, concertID int64, d *date) ([]i
 		for start := 0; ; start += soldChunk {
 			end := min(start+soldChunk, len(seats))
 			last := end == len(seats)
-			args := make([]any, 0, end-start+1)
+			args := make([]any, 0, end-start+2)
 			marker := "0"
 			if last {
 				marker = "1"
 			}
-			args = append(args, marker)
+			args = append(args, marker, s.soldLockTTL(d.day).Milliseconds())
 			for _, n := range seats[start:end] {
 				args = append(args, strconv.Itoa(n))
 			}

@@ -20,7 +20,8 @@
 -- (each key comes once, at the first hold that uses it, however many holds
 -- of the run share it):
 --   seat        string  the seat lock: the hold id while held (PX hold ttl),
---                       "sold" once sold (no expiry: sell.lua, load_sold.lua);
+--                       "sold" once sold (sell.lua, load_sold.lua), until
+--                       some days after the date;
 --                       every hold's own
 --   held        zset    seat number -> hold expiry (ms), per date } at the first
 --   loaded      string  the lock of seat 0 (no seat has that      } hold of

@@ -28,8 +28,9 @@ const (
 	bMaxHolds  = 3
 	bRecordTTL = 3_600_000
 	bGate      = "{c:9}:active"
-	loadedDay  = "2030-01-02" // sold cache loaded, seat 3 sold
-	coldDay    = "2030-01-03" // sold cache not loaded
+	bSoldLife  = 72 * 3_600_000 // how long a "sold" lock lives (ms)
+	loadedDay  = "2030-01-02"   // sold cache loaded, seat 3 sold
+	coldDay    = "2030-01-03"   // sold cache not loaded
 )
 
 type holdArgs struct {
@@ -50,7 +51,7 @@ func loadedKey(day string) string { return "{c:9}:seat:" + day + ":0" }
 // (load_sold.lua, one chunk).
 func loadSold(t *testing.T, rdb *redis.Client, day string, seats ...int) {
 	t.Helper()
-	args := []any{"1"}
+	args := []any{"1", bSoldLife}
 	for _, n := range seats {
 		args = append(args, n)
 	}
@@ -295,8 +296,8 @@ func TestHoldBatchFindsASoldSeatByItsLock(t *testing.T) {
 	if err != nil || fmt.Sprint(res) != "[[-2 0 0] [1 101 1300000]]" {
 		t.Fatalf("holds of sold seat 3 and free seat 4 = %v, %v; want -2, then a hold", res, err)
 	}
-	if got, _ := mr.Get("{c:9}:seat:" + loadedDay + ":3"); got != "sold" || mr.TTL("{c:9}:seat:"+loadedDay+":3") != 0 {
-		t.Errorf("sold seat's lock = %q (ttl %v), want \"sold\" for good", got, mr.TTL("{c:9}:seat:"+loadedDay+":3"))
+	if got, _ := mr.Get("{c:9}:seat:" + loadedDay + ":3"); got != "sold" || mr.TTL("{c:9}:seat:"+loadedDay+":3") != bSoldLife*time.Millisecond {
+		t.Errorf("sold seat's lock = %q (ttl %v), want \"sold\" for %dms", got, mr.TTL("{c:9}:seat:"+loadedDay+":3"), bSoldLife)
 	}
 	if mr.Exists("{c:9}:user_holds:a") {
 		t.Error("the refused hold was counted as the user's")

@@ -10,7 +10,10 @@
 --                      the same slot as the bitmap.
 -- ARGV[1] "1" on the last chunk of a rebuild: then bit 0 and the "loaded"
 --         lock are set afterwards
--- ARGV[2..] seat numbers
+-- ARGV[2] how long the locks live (ms): until some days after the date, when
+--         no hold of it is made any more (a lock per sold seat would
+--         otherwise stay in Redis for good)
+-- ARGV[3..] seat numbers
 --
 -- Returns the number of seats written.
 -- Bits are only ever set, never cleared, and a sold seat's lock only ever
@@ -18,13 +21,13 @@
 -- never lost; the marks go last so that a reader never sees a half-loaded
 -- cache as loaded.
 
-local sold, locks = KEYS[1], KEYS[2]
-for i = 2, #ARGV do
+local sold, locks, life = KEYS[1], KEYS[2], ARGV[2]
+for i = 3, #ARGV do
   redis.call('SETBIT', sold, ARGV[i], 1)
-  redis.call('SET', locks .. ARGV[i], 'sold')
+  redis.call('SET', locks .. ARGV[i], 'sold', 'PX', life)
 end
 if ARGV[1] == '1' then
   redis.call('SETBIT', sold, 0, 1)
-  redis.call('SET', locks .. '0', 'loaded')
+  redis.call('SET', locks .. '0', 'loaded', 'PX', life)
 end
-return #ARGV - 1
+return #ARGV - 2

@@ -113,7 +113,7 @@ func redisState(t *testing.T, mr *miniredis.Miniredis) string {
 }
 
 // checkSoldLocks fails unless every seat of the sold bitmap of loadedDay has
-// its lock set to "sold" for good.
+// its lock set to "sold", expiring within bSoldLife.
 func checkSoldLocks(t *testing.T, mr *miniredis.Miniredis) {
 	t.Helper()
 	bitmap, _ := mr.Get("{c:9}:sold:" + loadedDay)
@@ -122,8 +122,8 @@ func checkSoldLocks(t *testing.T, mr *miniredis.Miniredis) {
 			continue
 		}
 		k := "{c:9}:seat:" + loadedDay + ":" + strconv.Itoa(n)
-		if v, _ := mr.Get(k); v != "sold" || mr.TTL(k) != 0 {
-			t.Fatalf("sold seat %d: lock %q ttl %v, want \"sold\" for good", n, v, mr.TTL(k))
+		if v, _ := mr.Get(k); v != "sold" || mr.TTL(k) <= 0 || mr.TTL(k) > bSoldLife*time.Millisecond {
+			t.Fatalf("sold seat %d: lock %q ttl %v, want \"sold\" expiring within %dms", n, v, mr.TTL(k), bSoldLife)
 		}
 	}
 }
@@ -218,12 +218,13 @@ func runRecordSteps(t *testing.T, seed uint64, oldHolds func(r *rand.Rand) bool)
 			keys := append(recordKeys(h), "{c:9}:sold:"+loadedDay)
 			keep := []int64{1, 86_400_000}[r.IntN(2)]
 			what = fmt.Sprintf("sell %+v, keep %d", h, keep)
-			a = reply(old.sell.Run(ctx, want.rdb, keys, h.id, h.seat, keep))
+			a = reply(old.sell.Run(ctx, want.rdb, keys, h.id, h.seat, keep, bSoldLife))
 			// The hash version deleted the seat's lock, or left another
-			// hold's; current's says "sold" for good (so that holds need
-			// no bitmap). want follows that rule, for the rest to compare.
-			want.rdb.Set(ctx, keys[1], "sold", 0)
-			b = reply(currentScripts.sell.Run(ctx, got.rdb, keys, h.id, h.seat, keep))
+			// hold's; current's says "sold" until some days after the date
+			// (so that holds need no bitmap). want follows that rule, for
+			// the rest to compare.
+			want.rdb.Set(ctx, keys[1], "sold", bSoldLife*time.Millisecond)
+			b = reply(currentScripts.sell.Run(ctx, got.rdb, keys, h.id, h.seat, keep, bSoldLife))
 		default:
 			d := time.Duration(r.IntN(200)) * time.Second
 			what = fmt.Sprintf("wait %v", d)
@@ -328,7 +329,7 @@ func TestBadStringRecordsAreErrorsThatChangeNothing(t *testing.T) {
 	for name, c := range map[string]*redis.Cmd{
 		"claim":   lua.Claim.Run(ctx, rdb, recordKeys(h), h.id, h.user, bNow, 60_000, bRecordTTL),
 		"unclaim": lua.Unclaim.Run(ctx, rdb, recordKeys(h), h.id, bNow),
-		"sell":    lua.Sell.Run(ctx, rdb, append(recordKeys(h), "{c:9}:sold:"+loadedDay), h.id, h.seat, 1000),
+		"sell":    lua.Sell.Run(ctx, rdb, append(recordKeys(h), "{c:9}:sold:"+loadedDay), h.id, h.seat, 1000, bSoldLife),
 	} {
 		if err := c.Err(); err == nil || !strings.Contains(err.Error(), "bad hold record") {
 			t.Errorf("%s: err = %v, want bad hold record", name, err)

@@ -19,6 +19,8 @@
 -- ARGV[1] hold id
 -- ARGV[2] seat number
 -- ARGV[3] how long the paid record is kept (ms)
+-- ARGV[4] how long the seat's "sold" lock lives (ms): until some days after
+--         the date, when no hold of it is made any more (see load_sold.lua)
 --
 -- Returns 1. A string record that is not of that form is an error, before
 -- any write.
@@ -29,6 +31,7 @@
 local rec, seat_key, held, user_holds, sold = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, seat = ARGV[1], ARGV[2]
 local keep = tonumber(ARGV[3])
+if not keep or not tonumber(ARGV[4]) then return redis.error_reply('ERR sell: bad arguments') end
 
 -- r: the string record's fields in their order, nil for a hash record (or
 -- none).
@@ -43,8 +46,9 @@ redis.call('SETBIT', sold, seat, 1)
 if redis.call('GET', seat_key) == id then
   redis.call('ZREM', held, seat)
 end
--- Whoever holds the lock now, the seat is sold: no expiry, no holder.
-redis.call('SET', seat_key, 'sold')
+-- Whoever holds the lock now, the seat is sold: no holder, and the lock
+-- lives as long as the date can be held.
+redis.call('SET', seat_key, 'sold', 'PX', ARGV[4])
 redis.call('ZREM', user_holds, id)
 if KEYS[6] then redis.call('DEL', KEYS[6]) end
 if r then
