@@ -121,3 +121,28 @@ func TestWarningsNameEvictionAndMissingPersistence(t *testing.T) {
 		t.Errorf("warnings with CONFIG refused: %q", ws)
 	}
 }
+
+func TestCheckVersionRefusesAnOlderRedis(t *testing.T) {
+	srv := svctest.StartRedis(t)
+	rdb, err := redisconn.Open(context.Background(), redisconn.Options{Mode: config.RedisSingle, URL: srv.URL(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	if ws, err := redisconn.CheckVersion(ctx, rdb); err != nil || len(ws) != 0 {
+		t.Fatalf("this machine's Redis: %q, %v; want no warning and no error", ws, err)
+	}
+	// The same server, as if it were older than the scripts need.
+	was := redisconn.MinVersion
+	redisconn.MinVersion = [2]int{99, 0}
+	defer func() { redisconn.MinVersion = was }()
+	if _, err := redisconn.CheckVersion(ctx, rdb); err == nil || !strings.Contains(err.Error(), "99.0 or later") {
+		t.Errorf("a Redis older than MinVersion: err = %v, want one naming 99.0", err)
+	}
+	// A version that cannot be read is a warning, not an error.
+	rdb.Do(ctx, "ACL", "SETUSER", "default", "-info")
+	if ws, err := redisconn.CheckVersion(ctx, rdb); err != nil || len(ws) != 1 || !strings.Contains(ws[0], "INFO server refused") {
+		t.Errorf("INFO refused: %q, %v; want one warning", ws, err)
+	}
+}

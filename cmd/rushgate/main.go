@@ -162,6 +162,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready chan<
 	for _, w := range redisconn.Warnings(ctx, rdb) {
 		log.Warn("redis settings can lose places in line", "warning", w)
 	}
+	versionWarnings, err := redisconn.CheckVersion(ctx, rdb)
+	for _, w := range versionWarnings {
+		log.Warn("redis version", "warning", w)
+	}
+	if err != nil {
+		return err
+	}
 	for _, w := range redisconn.WaitWarnings(ctx, rdb, cfg.RedisWaitReplicas) {
 		log.Warn("REDIS_WAIT_REPLICAS", "warning", w)
 	}
