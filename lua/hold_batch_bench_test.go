@@ -25,7 +25,16 @@ import (
 //	redis-server --port 16499 --save '' --appendonly no &
 //	TEST_REDIS_URL=redis://127.0.0.1:16499/0 go test -run x -bench RedisCost ./lua
 func BenchmarkHoldBatchRedisCost(b *testing.B) {
-	holds, stats := runHoldCost(b, lua.HoldBatch, true)
+	holds, stats := runHoldCost(b, lua.HoldBatch, true, false)
+	reportCost(b, stats, holds, "hold")
+}
+
+// BenchmarkHoldBatchRedisCostOwnTokens is BenchmarkHoldBatchRedisCost with
+// each buyer admitted by a token of their own, as in a rush: each hold then
+// reads the gate (one ZSCORE), where the holds of BenchmarkHoldBatchRedisCost
+// share one admitted token and read it once a run.
+func BenchmarkHoldBatchRedisCostOwnTokens(b *testing.B) {
+	holds, stats := runHoldCost(b, lua.HoldBatch, true, true)
 	reportCost(b, stats, holds, "hold")
 }
 
@@ -60,7 +69,7 @@ func BenchmarkHoldBatchScriptParts(b *testing.B) {
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
-			holds, stats := runHoldCost(b, v.script, false)
+			holds, stats := runHoldCost(b, v.script, false, false)
 			b.ReportMetric((stats["evalsha"].Usec+stats["eval"].Usec)/holds, "script-µs/hold")
 		})
 	}
@@ -84,10 +93,18 @@ end}
 // costBatch is the number of holds in each run of the cost benchmarks.
 const costBatch = 64
 
+// ownTokenPool is how many admitted tokens the buyers of
+// BenchmarkHoldBatchRedisCostOwnTokens take in turn: every hold of a run has
+// its own.
+const ownTokenPool = 50 * costBatch
+
 // holdCostSetup prepares runs of costBatch successful holds, each with a
 // gate, by users holding their first seat (the hot path of a rush), and
 // returns the keys and arguments of the next run at each call.
-func holdCostSetup(b *testing.B) (redis.UniversalClient, func() ([]string, []any)) {
+// With ownTokens each buyer is admitted by a token of their own (one of a
+// pool of ownTokenPool, all admitted beforehand, so that admitting them is
+// not counted), else all share one.
+func holdCostSetup(b *testing.B, ownTokens bool) (redis.UniversalClient, func() ([]string, []any)) {
 	const seats = 50_000
 	rdb, keys := testenv.Redis(b)
 	ctx := context.Background()
@@ -117,12 +134,22 @@ func holdCostSetup(b *testing.B) (redis.UniversalClient, func() ([]string, []any
 			if i == 0 {
 				runKeys = append(runKeys, gate)
 			}
-			args = append(args, user, d, seat, 10000, "0", "admitted")
+			member := "admitted"
+			if ownTokens {
+				member = "t" + strconv.Itoa(next%ownTokenPool)
+			}
+			args = append(args, user, d, seat, 10000, "0", member)
 		}
 		return runKeys, args
 	}
-	// The one gate member every hold passes: admitted until long after now.
-	if err := rdb.ZAdd(ctx, gate, redis.Z{Score: bNow + 1e12, Member: "admitted"}).Err(); err != nil {
+	// The gate members the holds pass: admitted until long after now.
+	admitted := []redis.Z{{Score: bNow + 1e12, Member: "admitted"}}
+	if ownTokens {
+		for i := range ownTokenPool {
+			admitted = append(admitted, redis.Z{Score: bNow + 1e12, Member: "t" + strconv.Itoa(i)})
+		}
+	}
+	if err := rdb.ZAdd(ctx, gate, admitted...).Err(); err != nil {
 		b.Fatal(err)
 	}
 	for n := range 12 * 28 {
@@ -136,8 +163,8 @@ func holdCostSetup(b *testing.B) (redis.UniversalClient, func() ([]string, []any
 // runHoldCost runs script on runs of holdCostSetup for the benchmark's
 // loop and returns the holds sent and what INFO commandstats counted
 // meanwhile, command by command; with check, every hold must succeed.
-func runHoldCost(b *testing.B, script *redis.Script, check bool) (float64, map[string]redisstats.Command) {
-	rdb, runArgs := holdCostSetup(b)
+func runHoldCost(b *testing.B, script *redis.Script, check, ownTokens bool) (float64, map[string]redisstats.Command) {
+	rdb, runArgs := holdCostSetup(b, ownTokens)
 	ctx := context.Background()
 	before := commandStats(b, rdb)
 	markCost(b, "REDIS_COST_ZERO")

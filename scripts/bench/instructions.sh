@@ -4,7 +4,8 @@
 # Runs a private redis-server under valgrind's callgrind and, for each cost
 # benchmark of ./lua, counts the instructions Redis executes during the
 # benchmark's loop alone (the benchmarks mark their loops: see markCost in
-# lua/redis_cost_bench_test.go): a seat hold (runs of 64 buyers' first holds),
+# lua/redis_cost_bench_test.go): a seat hold (runs of 64 buyers' first holds,
+# sharing one admitted token, and each with their own, as in a rush),
 # a token issue (runs of 64 new users), the heartbeat a poll of a waiting
 # token leaves for its replica's next flush (flushes of 64 polled users) and
 # the EVALSHA of make bench's baseline (one INCR). Times move by a fifth from
@@ -76,14 +77,16 @@ count() {
 }
 
 hold=$(count BenchmarkHoldBatchRedisCost 64)
+hold_own=$(count BenchmarkHoldBatchRedisCostOwnTokens 64)
 enter=$(count BenchmarkEnterBatchRedisCost 64)
 beat=$(count BenchmarkHeartbeatRedisCost 64)
 evalsha=$(count BenchmarkEvalshaBaselineRedisCost 1)
 
 echo "| Work (on Redis, per unit) | Instructions | × one EVALSHA |"
 echo "|---|---:|---:|"
-awk -v h="$hold" -v e="$enter" -v p="$beat" -v b="$evalsha" 'BEGIN {
-	printf "| seat hold, batched (runs of 64 buyers'"'"' first holds) | %d | %.2f |\n", h, h / b
+awk -v h="$hold" -v o="$hold_own" -v e="$enter" -v p="$beat" -v b="$evalsha" 'BEGIN {
+	printf "| seat hold, batched (runs of 64 buyers'"'"' first holds, one admitted token) | %d | %.2f |\n", h, h / b
+	printf "| seat hold, batched, each buyer with a token of their own (as in a rush) | %d | %.2f |\n", o, o / b
 	printf "| token issue, batched (runs of 64 new users) | %d | %.2f |\n", e, e / b
 	printf "| poll of a waiting token, its heartbeat (flushes of 64 polled users) | %d | %.2f |\n", p, p / b
 	printf "| EVALSHA of one INCR (make bench'"'"'s baseline) | %d | 1.00 |\n", b
