@@ -339,3 +339,23 @@ func TestBadStringRecordsAreErrorsThatChangeNothing(t *testing.T) {
 		t.Errorf("Redis changed:\n%s", after)
 	}
 }
+
+// A sale sent without how long the seat's "sold" lock lives (a caller of an
+// older version) is refused before anything is written.
+func TestSellWithoutTheLockLifeIsRefusedAndChangesNothing(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	h := madeHold{id: "101", user: "u1", seat: 1}
+	mr.Set(prefix+"101", "claimed|1360000|1300000|1000|1|2030-01-02|u1")
+	mr.Set("{c:9}:seat:"+loadedDay+":1", "101")
+	before := mr.Dump()
+	keys := append(recordKeys(h), "{c:9}:sold:"+loadedDay)
+	for _, args := range [][]any{{h.id, h.seat, 1000}, {h.id, h.seat, 1000, "soon"}} {
+		err := lua.Sell.Run(context.Background(), rdb, keys, args...).Err()
+		if err == nil || !strings.Contains(err.Error(), "bad arguments") {
+			t.Errorf("sell %v: err = %v, want bad arguments", args, err)
+		}
+	}
+	if after := mr.Dump(); after != before {
+		t.Errorf("Redis changed:\n%s", after)
+	}
+}
