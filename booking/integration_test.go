@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,6 +343,62 @@ func TestSoldCacheRebuildNeverLosesAConcurrentSale(t *testing.T) {
 	for _, h := range holds {
 		if _, err := env.svc.Hold(ctx, 1, "late-buyer", firstDay, h.Seat); !errors.Is(err, booking.ErrSeatTaken) {
 			t.Errorf("hold of sold seat %d: %v, want ErrSeatTaken", h.Seat, err)
+		}
+	}
+}
+
+// Holds racing the sales of the seats they try never win one: before its
+// sale a seat's lock is its payer's hold, after it "sold", and nothing in
+// between lets a hold through.
+func TestHoldsRacingSalesNeverTakeASoldSeat(t *testing.T) {
+	env := newReal(t, booking.Config{MaxHoldsPerUser: 1000}, 1, 200)
+	ctx := context.Background()
+	const sales = 100
+	holds := make([]booking.Hold, sales)
+	for i := range holds {
+		var err error
+		if holds[i], err = env.svc.Hold(ctx, 1, fmt.Sprintf("payer%d", i), firstDay, i+1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := env.svc.ClaimHold(ctx, 1, holds[i].ID, holds[i].UserID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, h := range holds {
+		wg.Go(func() {
+			sellInPostgres(t, env.db, 1, firstDay, h.Seat, h.ID, h.UserID)
+			if err := env.svc.MarkSold(ctx, 1, h.ID); err != nil {
+				t.Errorf("mark sold: %v", err)
+			}
+		})
+	}
+	var tries, taken atomic.Int64
+	for g := range 8 {
+		wg.Go(func() {
+			for round := range 5 {
+				for seat := 1 + g%2; seat <= sales; seat += 2 {
+					tries.Add(1)
+					h, err := env.svc.Hold(ctx, 1, fmt.Sprintf("racer%d", g), firstDay, seat)
+					switch {
+					case err == nil:
+						t.Errorf("round %d: racer%d was given seat %d (hold %d), held or sold by another", round, g, seat, h.ID)
+					case errors.Is(err, booking.ErrSeatTaken):
+						taken.Add(1)
+					default:
+						t.Errorf("hold of seat %d: %v", seat, err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if tries.Load() != taken.Load() || tries.Load() == 0 {
+		t.Errorf("%d tries, %d refused as taken", tries.Load(), taken.Load())
+	}
+	for _, h := range holds {
+		if v, _ := env.rdb.Get(ctx, env.keys.Concert(1).Seat(firstDay, h.Seat)).Result(); v != "sold" {
+			t.Errorf("seat %d's lock after its sale = %q, want sold", h.Seat, v)
 		}
 	}
 }
