@@ -80,9 +80,13 @@ func BenchmarkHoldBatchScriptParts(b *testing.B) {
 // admitted, the date's seat locks loaded, no live holds, the seat free (the
 // seat's SET NX GET finds no lock; the record's SET is not read). The block of ids is read from Redis, so that ids run on.
 const luaOnlyStandIn = `local real_call, real_error = redis.call, redis.error_reply
-local redis = {error_reply = real_error, call = function(cmd, key, a, b)
-  if cmd == 'HMGET' then return real_call(cmd, key, a, b) end
-  if cmd == 'ZSCORE' then return '1000000000000000' end
+local redis = {error_reply = real_error, call = function(cmd, key, ...)
+  if cmd == 'HMGET' then return real_call(cmd, key, ...) end
+  if cmd == 'ZMSCORE' then
+    local scores = {}
+    for i = 1, select('#', ...) do scores[i] = '1000000000000000' end
+    return scores
+  end
   if cmd == 'GET' then return 'loaded' end
   if cmd == 'ZCOUNT' then return 0 end
   if cmd == 'SET' then return false end

@@ -546,3 +546,73 @@ func TestHoldBatchAddsItsHoldsToAKeptSeatCount(t *testing.T) {
 		t.Errorf("kept count sold %s held %s, want 1 and 3", sold, held)
 	}
 }
+
+// A run reads every buyer's admission with one ZMSCORE: in a rush each buyer
+// has a gate member of their own, and a ZSCORE each was the largest call of a
+// hold after its record.
+func TestHoldBatchReadsTheGateOncePerRun(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	ctx := context.Background()
+	rdb.HSet(ctx, idsKey, "id", 100, "last", 1000)
+	var hs []holdArgs
+	for i := range 20 {
+		member := "fan" + strconv.Itoa(i)
+		score := float64(bNow + 1000)
+		if i%4 == 3 {
+			score = bNow // admission ended at now: closed
+		}
+		rdb.ZAdd(ctx, bGate, redis.Z{Score: score, Member: member})
+		hs = append(hs, holdArgs{user: "g" + strconv.Itoa(i), day: loadedDay, seat: 10 + i, gate: member})
+	}
+	// Two more seats of the first fan, one hold without a gate, and one
+	// of a member the gate has never seen.
+	hs = append(hs, holdArgs{user: "g0", day: loadedDay, seat: 40, gate: "fan0"},
+		holdArgs{user: "g0", day: loadedDay, seat: 41, gate: "fan0"},
+		holdArgs{user: "free", day: loadedDay, seat: 42},
+		holdArgs{user: "stranger", day: loadedDay, seat: 43, gate: "never"})
+	calls := countCalls(mr)
+	res, err := holdBatch(rdb, hs, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		want := int64(1)
+		if (i < 20 && i%4 == 3) || i == len(hs)-1 {
+			want = -6
+		}
+		if r[0] != want {
+			t.Errorf("hold %d (%+v) answered %v, want code %d", i, hs[i], r, want)
+		}
+	}
+	if n := calls("ZMSCORE"); n != 1 {
+		t.Errorf("%d ZMSCOREs in one run, want 1", n)
+	}
+	if n := calls("ZSCORE"); n != 0 {
+		t.Errorf("%d ZSCOREs, want none", n)
+	}
+}
+
+// A gate that cannot be read fails each hold that names it, at its turn,
+// with the error; the holds without a gate are made.
+func TestHoldBatchAnswersAnUnreadableGateForTheGatedHoldsAlone(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
+	mr.Del(bGate)
+	mr.Set(bGate, "not a sorted set")
+	keys, args := runArgs([]holdArgs{
+		{user: "a", day: loadedDay, seat: 1}, {user: "b", day: loadedDay, seat: 2, gate: "open"}, {user: "c", day: loadedDay, seat: 4},
+	}, "", "")
+	vals, err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 9 || vals[0] != int64(1) || vals[1] != int64(101) || vals[6] != int64(1) || vals[7] != int64(102) {
+		t.Fatalf("reply %v, want holds 101 and 102 for a and c", vals)
+	}
+	if msg, _ := vals[4].(string); vals[3] != int64(-7) || !strings.Contains(msg, "WRONGTYPE") {
+		t.Errorf("answer of b %v, want -7 with the WRONGTYPE error", vals[3:6])
+	}
+	if mr.Exists("{c:9}:seat:" + loadedDay + ":2") {
+		t.Error("b's seat was taken")
+	}
+}
