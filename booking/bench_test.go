@@ -30,6 +30,9 @@ func busyDate(b *testing.B, env *realEnv, day string) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if _, err := env.svc.ClaimHold(ctx, 1, h.ID, fmt.Sprintf("s%d", seat)); err != nil {
+			b.Fatal(err)
+		}
 		if err := env.svc.MarkSold(ctx, 1, h.ID); err != nil {
 			b.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,46 @@ func recordFields(ctx context.Context, rdb redis.Cmdable, key string) (map[strin
 		}
 	}
 	return out, nil
+}
+
+// holdRecord finds the record of hold id wherever it is: its own key, or its
+// member of the set of one of users (the "user-set" form, found by the id
+// and '|' it starts with); an empty map when there is none.
+func holdRecord(ctx context.Context, rdb redis.Cmdable, kc keyspace.Concert, id string, users []string) (map[string]string, error) {
+	n, _ := strconv.ParseInt(id, 10, 64)
+	rec, err := recordFields(ctx, rdb, kc.Hold(n))
+	if err != nil || len(rec) > 0 {
+		return rec, err
+	}
+	for _, user := range users {
+		members, err := rdb.ZRange(ctx, kc.UserHolds(user), 0, -1).Result()
+		if err != nil && !redis.HasErrorPrefix(err, "WRONGTYPE") {
+			return nil, err
+		}
+		for _, m := range members {
+			if rest, ok := strings.CutPrefix(m, id+"|"); ok {
+				// The member is the record less its user, whose set it is.
+				f := strings.SplitN(rest+"|"+user, "|", len(recordFieldNames))
+				out := map[string]string{}
+				for i, name := range recordFieldNames {
+					if f[i] != "" || name != "lease" {
+						out[name] = f[i]
+					}
+				}
+				return out, nil
+			}
+		}
+	}
+	return map[string]string{}, nil
+}
+
+// inUserSet reports whether the set of user has the record of hold id as a
+// member (the "user-set" form).
+func inUserSet(ctx context.Context, rdb redis.Cmdable, kc keyspace.Concert, id, user string) bool {
+	rec, err := holdRecord(ctx, rdb, kc, id, []string{user})
+	n, _ := strconv.ParseInt(id, 10, 64)
+	kind, _ := rdb.Type(ctx, kc.Hold(n)).Result()
+	return err == nil && len(rec) > 0 && kind == "none"
 }
 
 // toHashRecord rewrites the hold record at key as the hash an older version

@@ -142,9 +142,13 @@ func (s *Service) runHoldBatch(ctx context.Context, concertID int64, reqs []hold
 	kc := s.keys.Concert(concertID)
 	keys := make([]string, 0, 4+2*len(reqs))
 	keys = append(keys, kc.HoldIDs(), holdPrefix(kc))
-	args := make([]any, 0, 6+6*len(reqs))
+	args := make([]any, 0, 7+6*len(reqs))
+	form := "set"
+	if s.cfg.HoldRecords == RecordsInOwnKey {
+		form = "key"
+	}
 	args = append(args, ms(s.cfg.Now()), s.cfg.HoldTTL.Milliseconds(), s.cfg.MaxHoldsPerUser,
-		recordGrace.Milliseconds(), first, last)
+		recordGrace.Milliseconds(), first, last, form)
 	// Each key goes once, at the first hold that needs it (see the script):
 	// the holds of a run mostly share their date, gate and user.
 	days := make(map[string]bool, 2)

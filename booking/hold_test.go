@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/rushgate/rushgate/booking"
@@ -110,6 +111,9 @@ func TestHold(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, err := m.svc.ClaimHold(ctx, 1, h.ID, "alice"); err != nil {
+			t.Fatal(err)
+		}
 		if err := m.svc.MarkSold(ctx, 1, h.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -167,16 +171,21 @@ func TestHold(t *testing.T) {
 }
 
 func TestClaimHold(t *testing.T) {
-	t.Run("string records", func(t *testing.T) { testClaimHold(t, false) })
+	t.Run("records in the user's set", func(t *testing.T) { testClaimHold(t, booking.RecordsInUserSet, false) })
+	t.Run("string records", func(t *testing.T) { testClaimHold(t, booking.RecordsInOwnKey, false) })
 	// During a rolling upgrade, holds made by replicas of an older version
 	// still have hash records.
-	t.Run("hash records of an older version", func(t *testing.T) { testClaimHold(t, true) })
+	t.Run("hash records of an older version", func(t *testing.T) { testClaimHold(t, booking.RecordsInOwnKey, true) })
 }
 
-// testClaimHold runs the claim tests, on a database of their own; with
-// hashRecords, the holds they claim have records in the hash form of older
-// versions.
-func testClaimHold(t *testing.T, hashRecords bool) {
+// testClaimHold runs the claim tests, on a database of their own, on holds
+// made with records where form says; with hashRecords, the records are
+// turned into the hash form of older versions.
+func testClaimHold(t *testing.T, form string, hashRecords bool) {
+	newMini := func(t *testing.T, db *sqlx.DB, cfg booking.Config) *mini {
+		cfg.HoldRecords = form
+		return newMini(t, db, cfg)
+	}
 	db, _ := testenv.Postgres(t)
 	createConcert(t, db, 1, 1, 10)
 	ctx := context.Background()

@@ -121,11 +121,57 @@ type record struct {
 	expires   int64 // unix ms
 }
 
-// readRecord reads a hold record; ok is false when Redis has none. The record
-// is a string (parseRecord); one made by an older version may still be a
-// hash of the same fields, which GET refuses with WRONGTYPE.
+// readRecord reads the record of a hold in its own key; ok is false when
+// Redis has none. The record is a string (parseRecord); one made by an older
+// version may still be a hash of the same fields, which GET refuses with
+// WRONGTYPE. A claimed or paid hold's record is always in its own key.
 func (s *Service) readRecord(ctx context.Context, kc keyspace.Concert, holdID int64) (r record, ok bool, err error) {
 	val, err := s.rdb.Get(ctx, kc.Hold(holdID)).Result()
+	return s.parseOwnKey(ctx, kc, holdID, val, err)
+}
+
+// readUserRecord reads the record of a hold of user wherever it is: in its
+// own key, or as the hold's member of the user's set of holds
+// (RecordsInUserSet), both read in one round trip.
+func (s *Service) readUserRecord(ctx context.Context, kc keyspace.Concert, holdID int64, user string) (record, bool, error) {
+	var own *redis.StringCmd
+	var set *redis.StringSliceCmd
+	// Each command's own answer is read below (the GET's redis.Nil is no
+	// failure), so the pipeline's first error is not needed.
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		own = p.Get(ctx, kc.Hold(holdID))
+		set = p.ZRange(ctx, kc.UserHolds(user), 0, -1)
+		return nil
+	})
+	val, ownErr := own.Result()
+	if !errors.Is(ownErr, redis.Nil) {
+		// (WRONGTYPE is an older version's hash record.)
+		return s.parseOwnKey(ctx, kc, holdID, val, ownErr)
+	}
+	members, err := set.Result()
+	if err != nil {
+		return record{}, false, fmt.Errorf("booking: read hold %d: %w", holdID, err)
+	}
+	head := strconv.FormatInt(holdID, 10) + "|"
+	for _, m := range members {
+		if rest, found := strings.CutPrefix(m, head); found {
+			// The member is the record without its user, whose set it is.
+			r, err := parseRecord(rest + "|" + user)
+			if err != nil {
+				return record{}, false, fmt.Errorf("booking: hold %d: %w", holdID, err)
+			}
+			// Gone when a record of its own would be (see claim.lua).
+			if r.expires+recordGrace.Milliseconds() <= ms(s.cfg.Now()) {
+				return record{}, false, nil
+			}
+			return r, true, nil
+		}
+	}
+	return record{}, false, nil
+}
+
+// parseOwnKey reads the answer of a GET of a hold's own key.
+func (s *Service) parseOwnKey(ctx context.Context, kc keyspace.Concert, holdID int64, val string, err error) (r record, ok bool, _ error) {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return record{}, false, nil
@@ -228,7 +274,7 @@ func (s *Service) readHashRecord(ctx context.Context, kc keyspace.Concert, holdI
 func (s *Service) ClaimHold(ctx context.Context, concertID, holdID int64, userID string) (_ Hold, err error) {
 	defer markUnavailable(&err)
 	kc := s.keys.Concert(concertID)
-	r, ok, err := s.readRecord(ctx, kc, holdID)
+	r, ok, err := s.readUserRecord(ctx, kc, holdID, userID)
 	if err != nil {
 		return Hold{}, err
 	}
@@ -271,7 +317,8 @@ func (s *Service) ClaimHold(ctx context.Context, concertID, holdID int64, userID
 	return Hold{}, fmt.Errorf("booking: claim: unexpected script code %d", res[0])
 }
 
-// UnclaimHold undoes ClaimHold after a payment failed before it committed:
+// UnclaimHold undoes ClaimHold after a payment failed before it committed
+// (a claimed record is in a key of its own):
 // the hold is live again until its original expiry, or lapses at once if that
 // has passed. Unclaiming a hold that is not claimed (or is paid) changes
 // nothing. Errors: ErrHoldNotFound when Redis has no such hold.
@@ -297,7 +344,8 @@ func (s *Service) UnclaimHold(ctx context.Context, concertID, holdID int64) (err
 }
 
 // MarkSold records in Redis that the hold was paid, once the payment has
-// committed in Postgres: the seat enters the sold cache (never listed or
+// committed in Postgres (after ClaimHold, which moves a record kept in the
+// user's set to a key of its own, where MarkSold finds it): the seat enters the sold cache (never listed or
 // holdable again), the seat lock and the user's hold slot are freed, and
 // ClaimHold answers ErrAlreadyPaid from then on. It is safe to repeat. When
 // Redis has lost the hold record the seat is taken from Postgres.

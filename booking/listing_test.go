@@ -25,6 +25,10 @@ func TestAvailableSeats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Sold as a payment sells it: claimed, then sold.
+		if _, err := m.svc.ClaimHold(ctx, 1, h.ID, "bob"); err != nil {
+			t.Fatal(err)
+		}
 		if err := m.svc.MarkSold(ctx, 1, h.ID); err != nil {
 			t.Fatal(err)
 		}

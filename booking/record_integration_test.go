@@ -10,17 +10,23 @@ import (
 	"github.com/rushgate/rushgate/booking"
 )
 
-// A hold's life on the real Redis, its record a string as this version
-// writes it or a hash as an older one did: the claim, unclaim and sell
-// scripts and Go's reading of records must serve both, each in its form.
+// A hold's life on the real Redis, its record the member of the user's set
+// or a string of its own key as this version writes them, or a hash as an
+// older one did: the claim, unclaim and sell scripts and Go's reading of
+// records must serve each, in its form (a claim moves a record in the set
+// to a string of its own key).
 func TestHoldRecordFormsOnRealRedis(t *testing.T) {
-	env := newReal(t, booking.Config{HoldTTL: ttl, ClaimLease: time.Minute, MaxHoldsPerUser: 2}, 1, 10)
 	ctx := context.Background()
-	kc := env.keys.Concert(1)
-	for i, form := range []string{"string", "hash"} {
+	for _, form := range []string{"user-set", "string", "hash"} {
 		t.Run(form, func(t *testing.T) {
+			records := booking.RecordsInOwnKey
+			if form == "user-set" {
+				records = booking.RecordsInUserSet
+			}
+			env := newReal(t, booking.Config{HoldTTL: ttl, ClaimLease: time.Minute, MaxHoldsPerUser: 2, HoldRecords: records}, 1, 10)
+			kc := env.keys.Concert(1)
 			user := "fan-" + form
-			h, err := env.svc.Hold(ctx, 1, user, firstDay, i+1)
+			h, err := env.svc.Hold(ctx, 1, user, firstDay, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -28,10 +34,22 @@ func TestHoldRecordFormsOnRealRedis(t *testing.T) {
 			if form == "hash" {
 				toHashRecord(t, env.rdb, key)
 			}
+			kind := form
+			if form == "user-set" {
+				members, err := env.rdb.ZRange(ctx, kc.UserHolds(user), 0, -1).Result()
+				want := fmt.Sprintf("%d|held||%d|10000|1|%s", h.ID, h.ExpiresAt.UnixMilli(), firstDay)
+				if err != nil || len(members) != 1 || members[0] != want {
+					t.Fatalf("user's set %v (%v), want [%s]", members, err, want)
+				}
+				if n, err := env.rdb.Exists(ctx, key).Result(); err != nil || n != 0 {
+					t.Fatalf("record key of a hold in the user's set: %d (%v)", n, err)
+				}
+				kind = "string"
+			}
 			check := func(step string, want map[string]string) {
 				t.Helper()
-				if kind, err := env.rdb.Type(ctx, key).Result(); err != nil || kind != form {
-					t.Fatalf("%s: record is a %q (%v), want a %s", step, kind, err, form)
+				if got, err := env.rdb.Type(ctx, key).Result(); err != nil || got != kind {
+					t.Fatalf("%s: record is a %q (%v), want a %s", step, got, err, kind)
 				}
 				got, err := recordFields(ctx, env.rdb, key)
 				if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
@@ -50,7 +68,9 @@ func TestHoldRecordFormsOnRealRedis(t *testing.T) {
 				}
 				return m
 			}
-			check("held", with("held", ""))
+			if form != "user-set" {
+				check("held", with("held", ""))
+			}
 
 			got, err := env.svc.ClaimHold(ctx, 1, h.ID, user)
 			if err != nil || got != h {
@@ -65,7 +85,15 @@ func TestHoldRecordFormsOnRealRedis(t *testing.T) {
 			if err := env.svc.UnclaimHold(ctx, 1, h.ID); err != nil {
 				t.Fatal(err)
 			}
-			check("unclaimed", with("held", ""))
+			if form == "user-set" {
+				// Given back as it was: the member alone, the key gone.
+				if got, err := recordFields(ctx, env.rdb, key); err != nil || len(got) != 0 {
+					t.Fatalf("unclaimed: record key %v (%v), want none", got, err)
+				}
+				kind = "string"
+			} else {
+				check("unclaimed", with("held", ""))
+			}
 			if _, err := env.svc.Hold(ctx, 1, "other", firstDay, h.Seat); !errors.Is(err, booking.ErrSeatTaken) {
 				t.Fatalf("hold of the unclaimed seat: err = %v, want ErrSeatTaken", err)
 			}

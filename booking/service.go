@@ -43,6 +43,11 @@ type Config struct {
 	// HoldBatchWait bounds how long a hold queued behind its concert's batch
 	// in flight may wait for more to join its own batch.
 	HoldBatchWait time.Duration
+	// HoldRecords is where a new hold's record goes: RecordsInUserSet (the
+	// default) or RecordsInOwnKey, the form versions before the set form
+	// read. Every version since reads both, so a rolling upgrade from an
+	// older one writes RecordsInOwnKey until no older replica serves.
+	HoldRecords string
 	// StockMaxAge is how long a count of a concert's seats serves admission
 	// on every replica before it is made again (see Stock): default 250ms;
 	// negative counts at every call.
@@ -54,7 +59,19 @@ type Config struct {
 	Location *time.Location
 }
 
+// Where hold records go (Config.HoldRecords).
+const (
+	// RecordsInUserSet keeps a hold's record as its member of the user's
+	// set of holds: one Redis write per hold instead of two.
+	RecordsInUserSet = "user-set"
+	// RecordsInOwnKey keeps each hold's record in a key of its own.
+	RecordsInOwnKey = "own-key"
+)
+
 func (c *Config) setDefaults() {
+	if c.HoldRecords == "" {
+		c.HoldRecords = RecordsInUserSet
+	}
 	if c.StockMaxAge == 0 {
 		c.StockMaxAge = 250 * time.Millisecond
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/queue"
 )
 
@@ -42,6 +43,10 @@ type Config struct {
 	// more to join (HOLD_BATCH_WAIT). See booking.Config.HoldBatch.
 	HoldBatch     int
 	HoldBatchWait time.Duration
+	// HoldRecords is where new holds' records go (HOLD_RECORDS): user-set,
+	// the default, or own-key while older replicas still serve (see
+	// booking.Config.HoldRecords).
+	HoldRecords string
 	// EnterRatePerIP is token issues per second per client address, 0 for
 	// no limit; a client may always issue at least one at once (see httpapi).
 	EnterRatePerIP float64
@@ -116,6 +121,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxHoldsPerUser:   r.int("MAX_HOLDS_PER_USER", 4, 1, 1000),
 		HoldBatch:         r.int("HOLD_BATCH", defaultBatch, 1, 1000),
 		HoldBatchWait:     r.dur("HOLD_BATCH_WAIT", 0, 0, 10*time.Millisecond),
+		HoldRecords:       r.oneOf("HOLD_RECORDS", booking.RecordsInUserSet, booking.RecordsInOwnKey),
 		EnterRatePerIP:    r.rateOrOff("ENTER_RATE_PER_IP", 20, MinEnterRatePerIP, 1_000_000),
 		TrustedProxies:    r.list("TRUSTED_PROXIES"),
 		CORSOrigins:       r.origins("CORS_ORIGINS"),
@@ -174,6 +180,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_holds_per_user", c.MaxHoldsPerUser),
 		slog.Int("hold_batch", c.HoldBatch),
 		duration("hold_batch_wait", c.HoldBatchWait),
+		slog.String("hold_records", c.HoldRecords),
 		slog.Float64("enter_rate_per_ip", c.EnterRatePerIP),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Any("cors_origins", c.CORSOrigins),

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rushgate/rushgate/booking"
 	"github.com/rushgate/rushgate/config"
 )
 
@@ -196,6 +197,25 @@ func TestRedisModeIsSingleByDefaultAndSentinelNeedsAMasterSet(t *testing.T) {
 			t.Errorf("%v: %v", tc.env, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%v: error %v does not name %s", tc.env, err, tc.wantErr)
+		}
+	}
+}
+
+func TestHoldRecordsAreInTheUserSetByDefaultAndOwnKeysOnRequest(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HoldRecords != booking.RecordsInUserSet {
+		t.Errorf("HOLD_RECORDS default = %q, want %q", c.HoldRecords, booking.RecordsInUserSet)
+	}
+	c, err = config.Load(env(map[string]string{"HOLD_RECORDS": "own-key"}))
+	if err != nil || c.HoldRecords != booking.RecordsInOwnKey {
+		t.Errorf("HOLD_RECORDS=own-key: %q, %v", c.HoldRecords, err)
+	}
+	for _, bad := range []string{"own_key", "set", "OWN-KEY"} {
+		if _, err := config.Load(env(map[string]string{"HOLD_RECORDS": bad})); err == nil || !strings.Contains(err.Error(), "HOLD_RECORDS") {
+			t.Errorf("HOLD_RECORDS=%s: error %v does not name HOLD_RECORDS", bad, err)
 		}
 	}
 }

@@ -88,7 +88,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	}
 	stats := livestats.New(rdb, keys, nil)
 	b := booking.NewService(db, brdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser,
-		HoldBatch: cfg.HoldBatch, HoldBatchWait: cfg.HoldBatchWait})
+		HoldBatch: cfg.HoldBatch, HoldBatchWait: cfg.HoldBatchWait, HoldRecords: cfg.HoldRecords})
 	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
 		TokenTTL:     cfg.TokenTTL,
 		Defaults:     queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},

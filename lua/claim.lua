@@ -6,10 +6,17 @@
 -- KEYS[1] record      string  "state|lease|exp|price|seat|date|user" (see
 --                             hold_batch.lua); a record made by an older
 --                             version may be a hash of those fields, and is
---                             kept a hash
+--                             kept a hash. When the key is missing, the
+--                             record may be the member of the user's set
+--                             (KEYS[4], which must be the claiming user's)
+--                             that starts with the id and '|': a claim
+--                             copies it here, so that unclaim.lua and
+--                             sell.lua find every claimed record by its key
 -- KEYS[2] seat        string  the seat lock (the hold id while held)
 -- KEYS[3] held        zset    seat number -> expiry (ms), per date
--- KEYS[4] user_holds  zset    hold id -> expiry (ms)
+-- KEYS[4] user_holds  zset    hold id, or the hold's record
+--                             "<id>|state|lease|exp|price|seat|date", ->
+--                             expiry (ms)
 -- ARGV[1] hold id
 -- ARGV[2] user id
 -- ARGV[3] now (unix ms)
@@ -30,11 +37,30 @@ local now, lease, record_ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(AR
 
 -- f: user, state, exp, lease, seat. r: the string record's fields in their
 -- order, nil for a hash record (or none).
-local f, r
-if redis.call('TYPE', rec)['ok'] == 'string' then
+-- member: the record's member of the user's set, when it is one.
+local f, r, member
+local kind = redis.call('TYPE', rec)['ok']
+if kind == 'string' then
   r = {string.match(redis.call('GET', rec), '^(%l+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')}
   if not r[1] then return redis.error_reply('ERR claim: bad hold record') end
   f = {r[7], r[1], r[3], r[2], r[5]}
+elseif kind == 'none' then
+  -- The set is the user's, so a record found in it is theirs.
+  local head = id .. '|'
+  for _, m in ipairs(redis.call('ZRANGE', user_holds, 0, -1)) do
+    if string.sub(m, 1, #head) == head then
+      member = m
+      break
+    end
+  end
+  if not member then return {-1, 0} end
+  r = {string.match(member, '^[^|]*|(%l+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')}
+  if not r[1] then return redis.error_reply('ERR claim: bad hold record') end
+  -- A record in a key of its own lives record ttl past its expiry; one in
+  -- the set stays until a prune, but is gone as soon.
+  if tonumber(r[3]) + record_ttl <= now then return {-1, 0} end
+  r[7] = user
+  f = {user, r[1], r[3], r[2], r[5]}
 else
   f = redis.call('HMGET', rec, 'user', 'state', 'exp', 'lease', 'seat')
 end
@@ -59,7 +85,11 @@ else
 end
 redis.call('PEXPIRE', seat_key, hold_until - now)
 redis.call('ZADD', held, hold_until, f[5])
-redis.call('ZADD', user_holds, hold_until, id)
+-- A record from the set stays there, scored with the claim's end so that it
+-- counts as live, while its claimed state is in its own key, which every
+-- reader looks at first; unclaim.lua puts it back as it was, so a payment
+-- that fails changes nothing.
+redis.call('ZADD', user_holds, hold_until, member or id)
 if redis.call('PTTL', user_holds) < hold_until - now + record_ttl then
   redis.call('PEXPIRE', user_holds, hold_until - now + record_ttl)
 end

@@ -6,16 +6,17 @@
 --
 -- KEYS[1] hold_ids    hash    the concert's block of reservation ids: 'id' the
 --                     last id handed out, 'last' the last id of the block
--- KEYS[2] hold prefix the record of hold <id> is KEYS[2] .. id; the prefix
---                     carries the concert's hash tag, so Cluster routes it to
---                     the same slot as the other keys. The record is a
---                     string, "state|lease|exp|price|seat|date|user", written
---                     here as "held||<exp>|<price>|<seat>|<date>|<user>"
---                     (PX hold ttl + record ttl); claim.lua, unclaim.lua and
---                     sell.lua rewrite its state and lease. No field but the
---                     last may hold a '|' (the date is checked here, the
---                     others are numbers or words), so the user id, last,
---                     may be anything.
+-- KEYS[2] hold prefix the record of hold <id> in its own key (ARGV[7] "key")
+--                     is KEYS[2] .. id; the prefix carries the concert's hash
+--                     tag, so Cluster routes it to the same slot as the other
+--                     keys. That record is a string,
+--                     "state|lease|exp|price|seat|date|user", written here as
+--                     "held||<exp>|<price>|<seat>|<date>|<user>" (PX hold ttl
+--                     + record ttl); claim.lua, unclaim.lua and sell.lua
+--                     rewrite its state and lease. No field but the last may
+--                     hold a '|' (the date is checked here, the others are
+--                     numbers or words), so the user id, last, may be
+--                     anything.
 -- then, for each hold in turn, the keys it is the first of the run to need
 -- (each key comes once, at the first hold that uses it, however many holds
 -- of the run share it):
@@ -28,8 +29,16 @@
 --                       number): "loaded" once every sold seat of } its date
 --                       the date has its lock set to "sold"       }
 --                       (load_sold.lua)
---   user_holds  zset    hold id -> expiry (ms) of the user's unpaid holds, at
---                       the first hold of its user
+--   user_holds  zset    the user's unpaid holds, at the first hold of its
+--                       user: member -> expiry (ms). A member is a hold id
+--                       (its record in its own key) or, with ARGV[7] "set",
+--                       the record itself, "<id>|held||<exp>|<price>|<seat>|
+--                       <date>" (the record's form without the user, whose
+--                       set this is, and with the id first); claim.lua turns
+--                       it into a record of its own key and an id member, so
+--                       unclaim.lua and sell.lua see one form. A lapsed
+--                       record is kept record ttl after its expiry, so that
+--                       paying it is "expired", not "not found".
 --   gate        zset    at the first hold with a gate member, shared by all
 --                       of them: a hold with a member is made only if the
 --                       member has a score above now (the caller passes its
@@ -50,6 +59,11 @@
 --          just reserved in Postgres: installed at most once, only when the
 --          concert's block is used up or missing (e.g. lost with Redis) at
 --          the turn of a hold that needs an id
+-- ARGV[7] where a hold's record goes: "set", the member of the user's set of
+--         holds (one write per hold: a record in a key of its own was a
+--         sixth of Redis' instructions per hold, callgrind), or "key", a key
+--         of its own, which versions before the set form read (so that a
+--         rolling upgrade can keep writing it until every replica reads both)
 -- then, for each hold, 6 values: user id, date (YYYY-MM-DD: a '|' is a bad
 --   argument), seat number and price (whole won), each in digits, "1" when
 --   Go has just rebuilt the sold cache and found the seat unsold in Postgres
@@ -94,9 +108,11 @@ local ttl = tonumber(ARGV[2])
 local max_holds = tonumber(ARGV[3])
 local record_ttl = tonumber(ARGV[4])
 local new_first, new_last = ARGV[5], ARGV[6]
+local in_set = ARGV[7] == 'set'
 
-local n = (#ARGV - 6) / 6
-if not (now and ttl and max_holds and record_ttl) or n < 1 or n % 1 ~= 0 then
+local n = (#ARGV - 7) / 6
+if not (now and ttl and max_holds and record_ttl) or n < 1 or n % 1 ~= 0
+    or not (in_set or ARGV[7] == 'key') then
   return redis.error_reply('ERR hold_batch: bad arguments')
 end
 -- The checks of each hold take no tonumber, which runs strtod twice on a
@@ -111,7 +127,7 @@ local gate_key
 local members, gate_seen = {}, {}
 local k = 3
 for i = 1, n do
-  local a = 1 + 6 * i
+  local a = 2 + 6 * i
   local user, date = ARGV[a], ARGV[a + 1]
   if not find(ARGV[a + 2], '^%d+$') or not find(ARGV[a + 3], '^%d+$')
       or find(date, '|', 1, true) then
@@ -195,6 +211,12 @@ end
 local live_holds = {}
 -- ZCOUNT's lower bound: holds that lapse after now are live
 local live_from = '(' .. now
+-- The prune's upper bound for the user's set: a lapsed hold's id goes at
+-- once, a lapsed record once its record ttl is over too (until then paying
+-- it answers "expired")
+local prune_to = in_set and string.format('%d', now - record_ttl) or now
+-- user's holds key -> true once the run has set its expiry
+local set_life_done = {}
 -- The numbers the holds pass to Redis, as text made once per run: a Lua
 -- number passed to redis.call is printed with sprintf's %.17g at each call,
 -- which was a tenth of Redis' instructions per hold (callgrind).
@@ -301,33 +323,46 @@ local function hold(seat_key, held, loaded_key, user_holds, gate, user, date, se
     end
     return -1, 0, 0
   end
-  -- The record and its ttl in one call (see KEYS[2] for its form).
-  redis.call('SET', prefix .. sid,
-    'held||' .. exp_text .. '|' .. price .. '|' .. seat .. '|' .. date .. '|' .. user,
-    'PX', set_life_text)
-
-  redis.call('ZADD', user_holds, exp_text, sid)
+  if in_set then
+    -- The record is the member (see user_holds for its form).
+    redis.call('ZADD', user_holds, exp_text,
+      sid .. '|held||' .. exp_text .. '|' .. price .. '|' .. seat .. '|' .. date)
+  else
+    -- The record and its ttl in one call (see KEYS[2] for its form).
+    redis.call('SET', prefix .. sid,
+      'held||' .. exp_text .. '|' .. price .. '|' .. seat .. '|' .. date .. '|' .. user,
+      'PX', set_life_text)
+    redis.call('ZADD', user_holds, exp_text, sid)
+  end
   live_holds[user_holds] = live + 1
-  -- The set must outlive its live holds. With a live hold in it already,
-  -- its expiry (set by that hold: its expiry + record ttl) is later than
-  -- this hold's own expiry whenever record ttl is at least ttl: then only
-  -- the set's first live hold sets it.
-  if live == 0 or ttl > record_ttl then
+  -- The set must outlive its live holds, and the records it holds their
+  -- record ttl. Without a live hold in it, this hold's expiry + record ttl
+  -- is the latest it needs. With one, the set's expiry was set by an
+  -- earlier hold (or a claim, whose lease may end after this hold): a record
+  -- of this run needs it moved on, never back (GT: the set has an expiry,
+  -- set by that earlier hold), once a run, as the run's holds share their
+  -- expiry; an id member needs nothing more whenever record ttl is at
+  -- least ttl.
+  if live == 0 then
     redis.call('PEXPIRE', user_holds, set_life_text)
+    set_life_done[user_holds] = true
+  elseif (in_set or ttl > record_ttl) and not set_life_done[user_holds] then
+    redis.call('PEXPIRE', user_holds, set_life_text, 'GT')
+    set_life_done[user_holds] = true
   end
   -- Lapsed entries are skipped by score everywhere; prune them now and
   -- then so the sets do not grow.
   if id % 32 == 0 then
     -- (this hold's own seat is added at the end, with its expiry after now)
     redis.call('ZREMRANGEBYSCORE', held, '-inf', now)
-    redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', now)
+    redis.call('ZREMRANGEBYSCORE', user_holds, '-inf', prune_to)
   end
   return 1, id, exp
 end
 
 local out = {}
 for i = 1, n do
-  local a = 1 + 6 * i
+  local a = 2 + 6 * i
   local user, date, seat, member = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 5]
   local held = held_of[date]
   local gate = member ~= '' and gate_key

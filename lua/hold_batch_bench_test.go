@@ -123,7 +123,7 @@ func holdCostSetup(b *testing.B, ownTokens bool) (redis.UniversalClient, func() 
 	next := 0
 	runArgs := func() ([]string, []any) {
 		runKeys := []string{kc.HoldIDs(), recordPrefix}
-		args := []any{bNow, bTTL, 4, bRecordTTL, "", ""}
+		args := []any{bNow, bTTL, 4, bRecordTTL, "", "", "set"}
 		// As Go sends a run: each key once, at the first hold that needs it.
 		days := map[string]bool{}
 		for i := range costBatch {

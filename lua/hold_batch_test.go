@@ -33,6 +33,10 @@ const (
 	coldDay    = "2030-01-03"   // sold cache not loaded
 )
 
+// recordForm is where the runs of runArgs put hold records: "set" (the
+// member of the user's set) or "key" (a key of its own, as older versions).
+var recordForm = "set"
+
 type holdArgs struct {
 	user, day string
 	seat      int
@@ -65,7 +69,7 @@ func loadSold(t *testing.T, rdb *redis.Client, day string, seats ...int) {
 // as Go sends them: each key once, at the first hold that needs it.
 func runArgs(hs []holdArgs, first, last string) ([]string, []any) {
 	keys := []string{idsKey, prefix}
-	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, first, last}
+	args := []any{bNow, bTTL, bMaxHolds, bRecordTTL, first, last, recordForm}
 	days, users, gated := map[string]bool{}, map[string]bool{}, false
 	for _, h := range hs {
 		keys = append(keys, h.seatKey())
@@ -172,7 +176,23 @@ func randomHolds(r *rand.Rand, n int) []holdArgs {
 	return hs
 }
 
+// inEachRecordForm runs test once with records in the users' sets and once
+// in keys of their own.
+func inEachRecordForm(t *testing.T, test func(t *testing.T)) {
+	for _, form := range []string{"set", "key"} {
+		t.Run(form, func(t *testing.T) {
+			defer func(was string) { recordForm = was }(recordForm)
+			recordForm = form
+			test(t)
+		})
+	}
+}
+
 func TestHoldBatchAnswersAndWritesAsHoldsOneByOne(t *testing.T) {
+	inEachRecordForm(t, testHoldBatchAnswersAndWritesAsHoldsOneByOne)
+}
+
+func testHoldBatchAnswersAndWritesAsHoldsOneByOne(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for trial := range 120 {
 		hs := randomHolds(r, 1+r.IntN(40))

@@ -3,6 +3,7 @@ package lua_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -163,6 +164,11 @@ func recordKeys(h madeHold) []string {
 // random holds, claims, unclaims, sales and passing time, and fails at the
 // first answer or state that differs.
 func runRecordSteps(t *testing.T, seed uint64, oldHolds func(r *rand.Rand) bool) {
+	// The hash version's records were keys of their own, as are current's
+	// in the "key" form (the set form is checked against it by
+	// runFormSteps).
+	defer func(was string) { recordForm = was }(recordForm)
+	recordForm = "key"
 	r := rand.New(rand.NewPCG(seed, 7))
 	old := hashRecordScripts(t)
 	want, got := newRecordWorld(t), newRecordWorld(t)
@@ -182,7 +188,8 @@ func runRecordSteps(t *testing.T, seed uint64, oldHolds func(r *rand.Rand) bool)
 			// start with the hold's key count.
 			keys, args := runArgs([]holdArgs{h}, "", "")
 			args[0] = now
-			oldArgs := slices.Insert(slices.Clone(args), 6, any(4))
+			// (less the record form, which it did not take)
+			oldArgs := slices.Insert(slices.Delete(slices.Clone(args), 6, 7), 6, any(4))
 			oldKeys := slices.Clone(keys)
 			oldKeys[slices.Index(oldKeys, loadedKey(h.day))] = "{c:9}:sold:" + h.day
 			what = fmt.Sprintf("hold %+v", h)
@@ -198,12 +205,7 @@ func runRecordSteps(t *testing.T, seed uint64, oldHolds func(r *rand.Rand) bool)
 		case len(holds) == 0:
 			continue
 		case op < 7:
-			h := holds[r.IntN(len(holds))]
-			user := h.user
-			if r.IntN(8) == 0 {
-				user = "u2"
-			}
-			lease := []int64{0, 60_000, bTTL + 60_000}[r.IntN(3)]
+			h, user, lease := randomClaim(r, holds)
 			args := []any{h.id, user, now, lease, bRecordTTL}
 			what = fmt.Sprintf("claim %+v by %s, lease %d", h, user, lease)
 			a = reply(old.claim.Run(ctx, want.rdb, recordKeys(h), args...))
@@ -242,6 +244,17 @@ func runRecordSteps(t *testing.T, seed uint64, oldHolds func(r *rand.Rand) bool)
 	}
 }
 
+// randomClaim picks a claim of one of holds: mostly by its user, now and
+// then by another, with a lease that ends before, at or after its expiry.
+func randomClaim(r *rand.Rand, holds []madeHold) (h madeHold, user string, lease int64) {
+	h = holds[r.IntN(len(holds))]
+	user = h.user
+	if r.IntN(8) == 0 {
+		user = "u2"
+	}
+	return h, user, []int64{0, 60_000, bTTL + 60_000}[r.IntN(3)]
+}
+
 func TestStringRecordsActAsHashRecordsDid(t *testing.T) {
 	for seed := range uint64(10) {
 		runRecordSteps(t, seed, func(*rand.Rand) bool { return false })
@@ -258,6 +271,8 @@ func TestHashRecordsOfAnOlderVersionAreServedAsBefore(t *testing.T) {
 }
 
 func TestHoldRecordIsOneStringWithItsTTL(t *testing.T) {
+	defer func(was string) { recordForm = was }(recordForm)
+	recordForm = "key"
 	mr, rdb := newBatchRedis(t)
 	rdb.HSet(context.Background(), idsKey, "id", 100, "last", 1000)
 	// A user id may hold anything: it is the last field.
@@ -308,7 +323,7 @@ func TestHoldRefusesASeatOrPriceNotInDigitsAndChangesNothing(t *testing.T) {
 	} {
 		// A good hold first: a refused batch makes neither.
 		keys, args := runArgs([]holdArgs{{user: "u1", day: loadedDay, seat: 2}, {user: "u2", day: loadedDay, seat: 5}}, "", "")
-		args[6+6+2], args[6+6+3] = bad.seat, bad.price
+		args[7+6+2], args[7+6+3] = bad.seat, bad.price
 		err := lua.HoldBatch.Run(context.Background(), rdb, keys, args...).Err()
 		if err == nil || !strings.Contains(err.Error(), "bad arguments of hold 2") {
 			t.Errorf("%s: err = %v, want bad arguments of hold 2", bad.name, err)
@@ -358,4 +373,261 @@ func TestSellWithoutTheLockLifeIsRefusedAndChangesNothing(t *testing.T) {
 	if after := mr.Dump(); after != before {
 		t.Errorf("Redis changed:\n%s", after)
 	}
+}
+
+// A hold's record as the member of its user's set (the "set" form): no key
+// of its own, the set living as long as the record must; a claim moves it
+// to a key of its own and leaves the hold's id in the set, as the "key"
+// form has it.
+func TestHoldRecordInTheUserSet(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	ctx := context.Background()
+	rdb.HSet(ctx, idsKey, "id", 100, "last", 1000)
+	res, err := holdBatch(rdb, []holdArgs{{user: "a|b|c", day: loadedDay, seat: 2}}, "", "")
+	if err != nil || fmt.Sprint(res) != "[[1 101 1300000]]" {
+		t.Fatalf("hold = %v, %v", res, err)
+	}
+	set := "{c:9}:user_holds:a|b|c"
+	if mr.Exists(prefix + "101") {
+		t.Errorf("record key written in the set form")
+	}
+	if got, _ := mr.ZMembers(set); fmt.Sprint(got) != "[101|held||1300000|1000|2|2030-01-02]" {
+		t.Errorf("user's set = %v", got)
+	}
+	if got := mr.TTL(set); got != (bTTL+bRecordTTL)*time.Millisecond {
+		t.Errorf("set ttl = %v, want %v", got, (bTTL+bRecordTTL)*time.Millisecond)
+	}
+	// Another user's claim looks in their own set, and finds nothing.
+	h := madeHold{id: "101", user: "a|b|c", seat: 2}
+	other := recordKeys(madeHold{id: "101", user: "u2", seat: 2})
+	if got, err := lua.Claim.Run(ctx, rdb, other, h.id, "u2", bNow+1000, 600_000, bRecordTTL).Int64Slice(); err != nil || !slices.Equal(got, []int64{-1, 0}) {
+		t.Fatalf("claim by another user = %v, %v; want -1", got, err)
+	}
+	// An id that only starts like this one's is another hold.
+	if got, err := lua.Claim.Run(ctx, rdb, recordKeys(madeHold{id: "10", user: h.user, seat: 2}), "10", h.user, bNow+1000, 600_000, bRecordTTL).Int64Slice(); err != nil || !slices.Equal(got, []int64{-1, 0}) {
+		t.Fatalf("claim of hold 10 = %v, %v; want -1", got, err)
+	}
+	if got, err := lua.Claim.Run(ctx, rdb, recordKeys(h), h.id, h.user, bNow+1000, 600_000, bRecordTTL).Int64Slice(); err != nil || !slices.Equal(got, []int64{1, 1300000}) {
+		t.Fatalf("claim = %v, %v", got, err)
+	}
+	if got, _ := mr.Get(prefix + "101"); got != "claimed|1601000|1300000|1000|2|2030-01-02|a|b|c" {
+		t.Errorf("claimed record = %q", got)
+	}
+	if got := mr.TTL(prefix + "101"); got != (600_000+bRecordTTL)*time.Millisecond {
+		t.Errorf("claimed record ttl = %v", got)
+	}
+	member := "101|held||1300000|1000|2|2030-01-02"
+	if got, _ := mr.ZMembers(set); fmt.Sprint(got) != "["+member+"]" {
+		t.Errorf("user's set after the claim = %v, want the record's member alone", got)
+	}
+	if got, _ := mr.ZScore(set, member); got != 1601000 {
+		t.Errorf("claimed hold's score %v, want its lease's end", got)
+	}
+	// A payment that fails gives the claim back: Redis is as before it.
+	if got, err := lua.Unclaim.Run(ctx, rdb, recordKeys(h), h.id, bNow+2000).Int64(); err != nil || got != 1 {
+		t.Fatalf("unclaim = %v, %v", got, err)
+	}
+	if mr.Exists(prefix + "101") {
+		t.Errorf("record key kept after the unclaim")
+	}
+	if got, _ := mr.ZScore(set, member); got != 1300000 {
+		t.Errorf("unclaimed hold's score %v, want its expiry", got)
+	}
+	// A sale takes the member out of the set.
+	if _, err := lua.Claim.Run(ctx, rdb, recordKeys(h), h.id, h.user, bNow+3000, 600_000, bRecordTTL).Int64Slice(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lua.Sell.Run(ctx, rdb, append(recordKeys(h), "{c:9}:sold:"+loadedDay), h.id, h.seat, 86_400_000, bSoldLife).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := mr.ZMembers(set); len(got) != 0 {
+		t.Errorf("user's set after the sale = %v, want empty", got)
+	}
+	if got, _ := mr.Get(prefix + "101"); got != "paid||1300000|1000|2|2030-01-02|a|b|c" {
+		t.Errorf("paid record = %q", got)
+	}
+}
+
+// A lapsed record in the set answers "expired" until its record ttl is over
+// (a prune keeps it so long), and a later hold of its user moves the set's
+// expiry on, never back.
+func TestALapsedRecordInTheUserSetIsKeptForItsRecordTTL(t *testing.T) {
+	mr, rdb := newBatchRedis(t)
+	ctx := context.Background()
+	rdb.HSet(ctx, idsKey, "id", 100, "last", 1000)
+	if res, err := holdBatch(rdb, []holdArgs{{user: "k", day: loadedDay, seat: 2}}, "", ""); err != nil || res[0][0] != 1 {
+		t.Fatalf("hold = %v, %v", res, err)
+	}
+	h := madeHold{id: "101", user: "k", seat: 2}
+	// Ids 102..127 go elsewhere; 128, a prune's turn, is k's next hold,
+	// made after the first lapsed.
+	rdb.HSet(ctx, idsKey, "id", 127)
+	late := int64(bNow + bTTL + 1000)
+	keys, args := runArgs([]holdArgs{{user: "k", day: loadedDay, seat: 4}}, "", "")
+	args[0] = late
+	if res, err := lua.HoldBatch.Run(ctx, rdb, keys, args...).Int64Slice(); err != nil || res[0] != 1 || res[1] != 128 {
+		t.Fatalf("hold at the prune's turn = %v, %v", res, err)
+	}
+	if got, _ := mr.ZMembers("{c:9}:user_holds:k"); len(got) != 2 {
+		t.Errorf("user's set after the prune = %v, want the lapsed record kept", got)
+	}
+	if got, want := mr.TTL("{c:9}:user_holds:k"), (bTTL+bRecordTTL)*time.Millisecond; got != want {
+		t.Errorf("set ttl = %v, want %v from the later hold", got, want)
+	}
+	if got, err := lua.Claim.Run(ctx, rdb, recordKeys(h), h.id, h.user, late, 600_000, bRecordTTL).Int64Slice(); err != nil || !slices.Equal(got, []int64{-2, bNow + bTTL}) {
+		t.Fatalf("claim of the lapsed hold = %v, %v; want -2 (expired)", got, err)
+	}
+	// A record ttl on, the next prune takes it.
+	rdb.HSet(ctx, idsKey, "id", 159)
+	keys, args = runArgs([]holdArgs{{user: "k", day: loadedDay, seat: 5}}, "", "")
+	args[0] = int64(bNow + bTTL + bRecordTTL + 1)
+	if res, err := lua.HoldBatch.Run(ctx, rdb, keys, args...).Int64Slice(); err != nil || res[0] != 1 || res[1] != 160 {
+		t.Fatalf("hold at the next prune = %v, %v", res, err)
+	}
+	for _, m := range mustMembers(t, mr, "{c:9}:user_holds:k") {
+		if strings.HasPrefix(m, "101|") {
+			t.Errorf("record of 101 kept past its record ttl: %v", m)
+		}
+	}
+	// A claim's lease that ends after a new hold's record ttl is not cut.
+	mr.SetTTL("{c:9}:user_holds:k", 10*bRecordTTL*time.Millisecond)
+	keys, args = runArgs([]holdArgs{{user: "k", day: loadedDay, seat: 6}}, "", "")
+	args[0] = int64(bNow + bTTL + bRecordTTL + 2)
+	if res, err := lua.HoldBatch.Run(ctx, rdb, keys, args...).Int64Slice(); err != nil || res[0] != 1 {
+		t.Fatalf("hold = %v, %v", res, err)
+	}
+	if got := mr.TTL("{c:9}:user_holds:k"); got != 10*bRecordTTL*time.Millisecond {
+		t.Errorf("set ttl = %v, want the longer one kept", got)
+	}
+}
+
+func mustMembers(t *testing.T, mr *miniredis.Miniredis, key string) []string {
+	t.Helper()
+	m, err := mr.ZMembers(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// The set form answers every step as the key form does: two Redis driven by
+// current's scripts through the same random holds, claims, unclaims, sales
+// and passing time, one putting records in keys of their own and one in the
+// users' sets, must give the same answers and leave the same seats, held
+// sets and sold seats, and the same live holds per user. Unclaims and sales
+// are of holds claimed before, as a payment's always are: a claim moves a
+// record to its own key.
+func TestRecordsInTheUserSetActAsRecordsInTheirOwnKeys(t *testing.T) {
+	for seed := range uint64(20) {
+		runFormSteps(t, seed)
+	}
+}
+
+func runFormSteps(t *testing.T, seed uint64) {
+	defer func(was string) { recordForm = was }(recordForm)
+	r := rand.New(rand.NewPCG(seed, 11))
+	worlds := map[string]*recordWorld{"key": newRecordWorld(t), "set": newRecordWorld(t)}
+	ctx := context.Background()
+	now := int64(bNow)
+	var holds []madeHold
+	// holds claimed and not given back since: a payment unclaims or sells
+	// only the hold it has just claimed
+	claimed := map[string]madeHold{}
+	pick := func() madeHold {
+		ids := slices.Sorted(maps.Keys(claimed))
+		return claimed[ids[r.IntN(len(ids))]]
+	}
+	users := []string{"u1", "u2", "u3", "a|b"}
+	// run gives each world's answer to the same step.
+	run := func(step func(form string, w *recordWorld) *redis.Cmd) (key, set string) {
+		recordForm = "key"
+		key = reply(step("key", worlds["key"]))
+		recordForm = "set"
+		set = reply(step("set", worlds["set"]))
+		return key, set
+	}
+	for n := range 300 {
+		var what, a, b string
+		switch op := r.IntN(12); {
+		case op < 4:
+			h := holdArgs{user: users[r.IntN(len(users))], day: loadedDay, seat: 1 + r.IntN(30)}
+			h.price = 1000 + h.seat
+			what = fmt.Sprintf("hold %+v", h)
+			var made *redis.Cmd
+			a, b = run(func(_ string, w *recordWorld) *redis.Cmd {
+				keys, args := runArgs([]holdArgs{h}, "", "")
+				args[0] = now
+				made = lua.HoldBatch.Run(ctx, w.rdb, keys, args...)
+				return made
+			})
+			if res, err := made.Int64Slice(); err == nil && res[0] == 1 {
+				holds = append(holds, madeHold{id: strconv.FormatInt(res[1], 10), user: h.user, seat: h.seat})
+			}
+		case len(holds) == 0:
+			continue
+		case op < 7:
+			h, user, lease := randomClaim(r, holds)
+			what = fmt.Sprintf("claim %+v by %s, lease %d", h, user, lease)
+			// Go passes the claiming user's set.
+			keys := recordKeys(madeHold{id: h.id, user: user, seat: h.seat})
+			var last *redis.Cmd
+			a, b = run(func(_ string, w *recordWorld) *redis.Cmd {
+				last = lua.Claim.Run(ctx, w.rdb, keys, h.id, user, now, lease, bRecordTTL)
+				return last
+			})
+			if res, err := last.Int64Slice(); err == nil && res[0] == 1 {
+				claimed[h.id] = h
+			}
+		case len(claimed) == 0:
+			continue
+		case op < 9:
+			h := pick()
+			delete(claimed, h.id)
+			what = fmt.Sprintf("unclaim %+v", h)
+			a, b = run(func(_ string, w *recordWorld) *redis.Cmd {
+				return lua.Unclaim.Run(ctx, w.rdb, recordKeys(h), h.id, now)
+			})
+		case op < 10:
+			h := pick()
+			delete(claimed, h.id)
+			keep := []int64{1, 86_400_000}[r.IntN(2)]
+			what = fmt.Sprintf("sell %+v, keep %d", h, keep)
+			a, b = run(func(_ string, w *recordWorld) *redis.Cmd {
+				return lua.Sell.Run(ctx, w.rdb, append(recordKeys(h), "{c:9}:sold:"+loadedDay), h.id, h.seat, keep, bSoldLife)
+			})
+		default:
+			d := time.Duration(r.IntN(200)) * time.Second
+			what = fmt.Sprintf("wait %v", d)
+			now += d.Milliseconds()
+			for _, w := range worlds {
+				w.mr.FastForward(d)
+			}
+		}
+		if a != b {
+			t.Fatalf("seed %d step %d, %s: set form answered %s, key form %s", seed, n, what, b, a)
+		}
+		if ks, ss := formState(t, worlds["key"], now), formState(t, worlds["set"], now); ks != ss {
+			t.Fatalf("seed %d step %d, %s: Redis differs\nset form:\n%s\nkey form:\n%s", seed, n, what, ss, ks)
+		}
+	}
+}
+
+// formState is what both record forms must agree on: every key but the
+// records and the users' sets, and each user's live holds.
+func formState(t *testing.T, w *recordWorld, now int64) string {
+	t.Helper()
+	var b strings.Builder
+	for _, line := range strings.Split(redisState(t, w.mr), "\n") {
+		if !strings.HasPrefix(line, prefix) && !strings.Contains(line, ":user_holds:") {
+			b.WriteString(line + "\n")
+		}
+	}
+	for _, u := range []string{"u1", "u2", "u3", "a|b"} {
+		n, err := w.rdb.ZCount(context.Background(), "{c:9}:user_holds:"+u, "("+strconv.FormatInt(now, 10), "+inf").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s live %d\n", u, n)
+	}
+	return b.String()
 }

@@ -7,7 +7,9 @@
 --                             hold_batch.lua); a record made by an older
 --                             version may be a hash of those fields, and is
 --                             kept a hash (may be missing: Redis lost it; Go
---                             then took the seat from Postgres)
+--                             then took the seat from Postgres). A sale
+--                             follows a claim, which copies a record kept in
+--                             the user's set to its own key; its member goes
 -- KEYS[2] seat        string  the seat lock (the hold id while held, "sold"
 --                             once sold)
 -- KEYS[3] held        zset    seat number -> expiry (ms), per date
@@ -49,7 +51,12 @@ end
 -- Whoever holds the lock now, the seat is sold: no holder, and the lock
 -- lives as long as the date can be held.
 redis.call('SET', seat_key, 'sold', 'PX', ARGV[4])
-redis.call('ZREM', user_holds, id)
+if r then
+  -- and the record's member, if it came from the user's set (claim.lua)
+  redis.call('ZREM', user_holds, id, id .. '|held||' .. r[3] .. '|' .. r[4] .. '|' .. r[5] .. '|' .. r[6])
+else
+  redis.call('ZREM', user_holds, id)
+end
 if KEYS[6] then redis.call('DEL', KEYS[6]) end
 if r then
   r[1], r[2] = 'paid', ''

@@ -5,7 +5,11 @@
 -- KEYS[1] record      string  "state|lease|exp|price|seat|date|user" (see
 --                             hold_batch.lua); a record made by an older
 --                             version may be a hash of those fields, and is
---                             kept a hash
+--                             kept a hash. A claimed record is always in its
+--                             own key (claim.lua copies one kept in the
+--                             user's set there); if it came from the set
+--                             (its member is still there), the key goes and
+--                             the member is scored as before the claim
 -- KEYS[2] seat        string  the seat lock (the hold id while held)
 -- KEYS[3] held        zset    seat number -> expiry (ms), per date
 -- KEYS[4] user_holds  zset    hold id -> expiry (ms)
@@ -36,7 +40,16 @@ end
 if not f[1] then return -1 end
 if f[1] ~= 'claimed' then return 0 end
 local exp = tonumber(f[2])
+-- member: the record's member of the user's set, when it came from there
+-- (the form hold_batch.lua writes, from the record's own fields).
+local member
 if r then
+  member = id .. '|held||' .. r[3] .. '|' .. r[4] .. '|' .. r[5] .. '|' .. r[6]
+  if not redis.call('ZSCORE', user_holds, member) then member = nil end
+end
+if member then
+  redis.call('DEL', rec)
+elseif r then
   -- The record keeps the ttl the claim gave it.
   r[1], r[2] = 'held', ''
   redis.call('SET', rec, table.concat(r, '|'), 'KEEPTTL')
@@ -53,12 +66,17 @@ if exp > now then
     redis.call('PEXPIRE', seat_key, exp - now)
     redis.call('ZADD', held, exp, f[3])
   end
-  redis.call('ZADD', user_holds, exp, id)
+  redis.call('ZADD', user_holds, exp, member or id)
   return 1
 end
 if ours then
   redis.call('DEL', seat_key)
   redis.call('ZREM', held, f[3])
 end
-redis.call('ZREM', user_holds, id)
+if member then
+  -- Lapsed, kept as a record until its record ttl is over, as before.
+  redis.call('ZADD', user_holds, exp, member)
+else
+  redis.call('ZREM', user_holds, id)
+end
 return 2
