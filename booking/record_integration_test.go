@@ -119,3 +119,68 @@ func TestHoldRecordFormsOnRealRedis(t *testing.T) {
 		})
 	}
 }
+
+// While HOLD_RECORDS changes across a deployment, replicas writing either
+// form serve one Redis: each hold is claimed, given back, claimed again and
+// sold through a replica of the other form, and a user's hold limit counts
+// the holds of both forms alike.
+func TestReplicasWritingEitherRecordFormServeEachOthersHolds(t *testing.T) {
+	cfg := booking.Config{HoldTTL: ttl, ClaimLease: time.Minute, MaxHoldsPerUser: 3, HoldRecords: booking.RecordsInOwnKey}
+	env := newReal(t, cfg, 1, 10)
+	cfg.HoldRecords = booking.RecordsInUserSet
+	replicas := map[string]*booking.Service{
+		booking.RecordsInOwnKey:  env.svc,
+		booking.RecordsInUserSet: booking.NewService(env.db, env.rdb, env.keys, cfg),
+	}
+	other := map[string]string{booking.RecordsInOwnKey: booking.RecordsInUserSet, booking.RecordsInUserSet: booking.RecordsInOwnKey}
+	ctx := context.Background()
+	const user = "fan"
+	var holds []booking.Hold
+	var madeBy []string
+	for seat, form := range []string{booking.RecordsInOwnKey, booking.RecordsInUserSet, booking.RecordsInOwnKey} {
+		h, err := replicas[form].Hold(ctx, 1, user, firstDay, seat+1)
+		if err != nil {
+			t.Fatalf("hold of seat %d by the %s replica: %v", seat+1, form, err)
+		}
+		holds, madeBy = append(holds, h), append(madeBy, form)
+	}
+	for form, svc := range replicas {
+		if _, err := svc.Hold(ctx, 1, user, firstDay, 9); !errors.Is(err, booking.ErrHoldLimit) {
+			t.Fatalf("fourth hold by the %s replica: err = %v, want ErrHoldLimit", form, err)
+		}
+	}
+	for i, h := range holds[:2] {
+		svc := replicas[other[madeBy[i]]]
+		got, err := svc.ClaimHold(ctx, 1, h.ID, user)
+		if err != nil || got != h {
+			t.Fatalf("claim of %s's hold by the other replica = %+v, %v; want %+v", madeBy[i], got, err, h)
+		}
+		if err := svc.UnclaimHold(ctx, 1, h.ID); err != nil {
+			t.Fatalf("unclaim: %v", err)
+		}
+		// Given back, it is claimed again through the replica that made it.
+		if _, err := replicas[madeBy[i]].ClaimHold(ctx, 1, h.ID, user); err != nil {
+			t.Fatalf("claim again: %v", err)
+		}
+		if err := svc.MarkSold(ctx, 1, h.ID); err != nil {
+			t.Fatalf("sale: %v", err)
+		}
+		for form, s := range replicas {
+			if _, err := s.ClaimHold(ctx, 1, h.ID, user); !errors.Is(err, booking.ErrAlreadyPaid) {
+				t.Fatalf("claim of the paid hold by the %s replica: err = %v, want ErrAlreadyPaid", form, err)
+			}
+			if _, err := s.Hold(ctx, 1, "someone", firstDay, h.Seat); !errors.Is(err, booking.ErrSeatTaken) {
+				t.Fatalf("hold of the sold seat by the %s replica: err = %v, want ErrSeatTaken", form, err)
+			}
+		}
+	}
+	// Two sales freed two of the user's three places.
+	for _, seat := range []int{9, 10} {
+		if _, err := replicas[booking.RecordsInUserSet].Hold(ctx, 1, user, firstDay, seat); err != nil {
+			t.Fatalf("hold of seat %d after two sales: %v", seat, err)
+		}
+	}
+	if _, err := env.svc.Hold(ctx, 1, user, firstDay, 8); !errors.Is(err, booking.ErrHoldLimit) {
+		t.Fatalf("a fourth live hold: err = %v, want ErrHoldLimit", err)
+	}
+}
