@@ -126,10 +126,12 @@ func (c Concert) Sold(date string) string { return c.base + "sold:" + date }
 // reads it instead of counting (see booking.Service.Stock).
 func (c Concert) Stock() string { return c.base + "stock" }
 
-// Hold is the record of one hold (reservation) by id.
+// Hold is the record of one hold (reservation) by id, when it has a key of
+// its own: written so by HOLD_RECORDS=own-key, by a claim, and by a sale.
 func (c Concert) Hold(id int64) string { return c.base + "hold:" + strconv.FormatInt(id, 10) }
 
-// UserHolds is the sorted set of a user's unpaid hold ids scored by expiry.
+// UserHolds is the sorted set of a user's unpaid holds scored by expiry: each
+// a hold id, or the hold's record itself (see lua/hold_batch.lua).
 func (c Concert) UserHolds(user string) string { return c.base + "user_holds:" + user }
 
 // Live stats keys.
