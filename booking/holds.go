@@ -344,11 +344,12 @@ func (s *Service) UnclaimHold(ctx context.Context, concertID, holdID int64) (err
 }
 
 // MarkSold records in Redis that the hold was paid, once the payment has
-// committed in Postgres (after ClaimHold, which moves a record kept in the
-// user's set to a key of its own, where MarkSold finds it): the seat enters the sold cache (never listed or
-// holdable again), the seat lock and the user's hold slot are freed, and
-// ClaimHold answers ErrAlreadyPaid from then on. It is safe to repeat. When
-// Redis has lost the hold record the seat is taken from Postgres.
+// committed in Postgres (after ClaimHold, which copies a record kept in the
+// user's set to a key of its own, where MarkSold finds it): the seat enters
+// the sold cache (never listed or holdable again), the seat lock and the
+// user's hold slot are freed, and ClaimHold answers ErrAlreadyPaid from then
+// on. It is safe to repeat. When Redis has lost the hold record the seat is
+// taken from Postgres.
 // Errors: ErrHoldNotFound when neither Redis nor Postgres knows the hold.
 func (s *Service) MarkSold(ctx context.Context, concertID, holdID int64) (err error) {
 	defer markUnavailable(&err)
