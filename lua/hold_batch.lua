@@ -34,11 +34,12 @@
 --                       (its record in its own key) or, with ARGV[7] "set",
 --                       the record itself, "<id>|held||<exp>|<price>|<seat>|
 --                       <date>" (the record's form without the user, whose
---                       set this is, and with the id first); claim.lua turns
---                       it into a record of its own key and an id member, so
---                       unclaim.lua and sell.lua see one form. A lapsed
---                       record is kept record ttl after its expiry, so that
---                       paying it is "expired", not "not found".
+--                       set this is, and with the id first); claim.lua
+--                       copies it to a key of its own, where unclaim.lua and
+--                       sell.lua find it, and scores it with the claim's
+--                       end. A lapsed record is kept record ttl after its
+--                       expiry, so that paying it is "expired", not "not
+--                       found".
 --   gate        zset    at the first hold with a gate member, shared by all
 --                       of them: a hold with a member is made only if the
 --                       member has a score above now (the caller passes its
