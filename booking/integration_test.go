@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -120,6 +121,69 @@ func TestHoldLimitHoldsUnderConcurrency(t *testing.T) {
 	}
 	if got, want := limited, 16; got != want {
 		t.Errorf("%d got ErrHoldLimit, want %d", got, want)
+	}
+}
+
+// A user's payments that start and fail (claim, then unclaim) while the same
+// user's holds race for more seats never open a place past the limit: a
+// claimed hold counts as live, and a given-back one as before. Redis is left
+// as before each payment: the records of the held seats stay in the user's
+// set, with no key of their own.
+func TestHoldLimitHoldsWhileTheUsersPaymentsComeAndGo(t *testing.T) {
+	env := newReal(t, booking.Config{MaxHoldsPerUser: 3, ClaimLease: time.Minute}, 1, 30)
+	ctx := context.Background()
+	var first []booking.Hold
+	for seat := 1; seat <= 2; seat++ {
+		h, err := env.svc.Hold(ctx, 1, "alice", firstDay, seat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first = append(first, h)
+	}
+	var wg sync.WaitGroup
+	var payments atomic.Int64
+	for _, h := range first {
+		wg.Go(func() {
+			for range 50 {
+				if _, err := env.svc.ClaimHold(ctx, 1, h.ID, "alice"); err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				if err := env.svc.UnclaimHold(ctx, 1, h.ID); err != nil {
+					t.Errorf("unclaim: %v", err)
+					return
+				}
+				payments.Add(1)
+			}
+		})
+	}
+	var won, limited atomic.Int64
+	for seat := 3; seat <= 30; seat++ {
+		wg.Go(func() {
+			_, err := env.svc.Hold(ctx, 1, "alice", firstDay, seat)
+			switch {
+			case err == nil:
+				won.Add(1)
+			case errors.Is(err, booking.ErrHoldLimit):
+				limited.Add(1)
+			default:
+				t.Errorf("hold of seat %d: %v", seat, err)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || limited.Load() != 27 {
+		t.Errorf("%d more holds and %d refused at the limit, want 1 and 27 (%d payments came and went meanwhile)",
+			won.Load(), limited.Load(), payments.Load())
+	}
+	kc := env.keys.Concert(1)
+	for _, h := range first {
+		if n, err := env.rdb.Exists(ctx, kc.Hold(h.ID)).Result(); err != nil || n != 0 {
+			t.Errorf("hold %d has a record key after its payments failed: %d (%v)", h.ID, n, err)
+		}
+	}
+	if n, err := env.rdb.ZCount(ctx, kc.UserHolds("alice"), "("+strconv.FormatInt(time.Now().UnixMilli(), 10), "+inf").Result(); err != nil || n != 3 {
+		t.Errorf("live holds in alice's set = %d (%v), want 3", n, err)
 	}
 }
 
@@ -305,12 +369,7 @@ func TestSoldCacheRebuildNeverLosesAConcurrentSale(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for _, h := range holds {
-		wg.Go(func() {
-			sellInPostgres(t, env.db, 1, firstDay, h.Seat, h.ID, h.UserID)
-			if err := env.svc.MarkSold(ctx, 1, h.ID); err != nil {
-				t.Errorf("mark sold: %v", err)
-			}
-		})
+		wg.Go(func() { sell(t, env, h) })
 	}
 	// Meanwhile the cache keeps being lost and rebuilt by listings.
 	for range 20 {
@@ -366,12 +425,7 @@ func TestHoldsRacingSalesNeverTakeASoldSeat(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for _, h := range holds {
-		wg.Go(func() {
-			sellInPostgres(t, env.db, 1, firstDay, h.Seat, h.ID, h.UserID)
-			if err := env.svc.MarkSold(ctx, 1, h.ID); err != nil {
-				t.Errorf("mark sold: %v", err)
-			}
-		})
+		wg.Go(func() { sell(t, env, h) })
 	}
 	var tries, taken atomic.Int64
 	for g := range 8 {
@@ -469,5 +523,15 @@ func TestASaleRedisNeverHeardOfIsHealedFromPostgres(t *testing.T) {
 	}
 	if ttl, err := env.rdb.PTTL(ctx, lock).Result(); err != nil || ttl <= 0 {
 		t.Errorf("healed seat's lock ttl = %v, %v; want an expiry", ttl, err)
+	}
+}
+
+// sell sells claimed hold h as a payment does: the sale committed in
+// Postgres, then marked in Redis.
+func sell(t *testing.T, env *realEnv, h booking.Hold) {
+	t.Helper()
+	sellInPostgres(t, env.db, 1, firstDay, h.Seat, h.ID, h.UserID)
+	if err := env.svc.MarkSold(context.Background(), 1, h.ID); err != nil {
+		t.Errorf("mark sold: %v", err)
 	}
 }
