@@ -376,9 +376,9 @@ func TestSellWithoutTheLockLifeIsRefusedAndChangesNothing(t *testing.T) {
 }
 
 // A hold's record as the member of its user's set (the "set" form): no key
-// of its own, the set living as long as the record must; a claim moves it
-// to a key of its own and leaves the hold's id in the set, as the "key"
-// form has it.
+// of its own, the set living as long as the record must; a claim copies it
+// to a key of its own and scores the member with the claim's end, an
+// unclaim puts everything back, a sale takes the member out.
 func TestHoldRecordInTheUserSet(t *testing.T) {
 	mr, rdb := newBatchRedis(t)
 	ctx := context.Background()
