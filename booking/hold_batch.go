@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
+	"github.com/rushgate/rushgate/internal/coalesce"
 	"github.com/rushgate/rushgate/lua"
 )
 
@@ -119,7 +121,11 @@ func (s *Service) holdBatch(ctx context.Context, concertID int64, reqs []holdReq
 // when holds are not batched, so that a hold has one script and one
 // handling of its answers whether batched or not.
 func (s *Service) holdAlone(ctx context.Context, concertID int64, r holdRequest) (holdResult, error) {
+	start := time.Now()
 	res, err := s.holdBatch(ctx, concertID, []holdRequest{r})
+	if s.cfg.OnHoldBatch != nil {
+		s.cfg.OnHoldBatch(coalesce.BatchStats{Calls: 1, Took: time.Since(start)})
+	}
 	if err != nil {
 		return holdResult{}, err
 	}

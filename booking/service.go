@@ -43,6 +43,10 @@ type Config struct {
 	// HoldBatchWait bounds how long a hold queued behind its concert's batch
 	// in flight may wait for more to join its own batch.
 	HoldBatchWait time.Duration
+	// OnHoldBatch, when set, is told of every run of holds (how many, how
+	// long the oldest waited, how long the run took), batched or not; it
+	// must be quick.
+	OnHoldBatch func(coalesce.BatchStats)
 	// HoldRecords is where a new hold's record goes: RecordsInUserSet (the
 	// default) or RecordsInOwnKey, the form versions before the set form
 	// read. Every version since reads both, so a rolling upgrade from an
@@ -128,7 +132,7 @@ func NewService(db *sqlx.DB, rdb redis.UniversalClient, keys keyspace.Space, cfg
 		// A batch that finds Redis unreachable answers those queued behind
 		// it too: they would only wait out a call deadline of their own.
 		s.holds, _ = coalesce.New(coalesce.Config{MaxBatch: cfg.HoldBatch, Wait: max(cfg.HoldBatchWait, 0),
-			Unreachable: unreachable.Is}, func(ctx context.Context, l holdLane, reqs []holdRequest) ([]holdResult, error) {
+			Unreachable: unreachable.Is, OnBatch: cfg.OnHoldBatch}, func(ctx context.Context, l holdLane, reqs []holdRequest) ([]holdResult, error) {
 			return s.holdBatch(ctx, l.concert, reqs)
 		}) // cannot fail: nothing negative
 	}

@@ -87,8 +87,10 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		return nil, err
 	}
 	stats := livestats.New(rdb, keys, nil)
+	batches := newBatchMetrics()
 	b := booking.NewService(db, brdb, keys, booking.Config{HoldTTL: cfg.HoldTTL, MaxHoldsPerUser: cfg.MaxHoldsPerUser,
-		HoldBatch: cfg.HoldBatch, HoldBatchWait: cfg.HoldBatchWait, HoldRecords: cfg.HoldRecords})
+		HoldBatch: cfg.HoldBatch, HoldBatchWait: cfg.HoldBatchWait, HoldRecords: cfg.HoldRecords,
+		OnHoldBatch: batches.observer("hold")})
 	q := queue.New(qrdb, keys, queue.NewSigner([]byte(cfg.TokenSecret)), queue.Config{
 		TokenTTL:     cfg.TokenTTL,
 		Defaults:     queue.Settings{AdmitPerSecond: cfg.AdmitPerSecond, MaxActive: cfg.MaxActive, ActiveTTL: cfg.ActiveTTL},
@@ -103,6 +105,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 		EnterBatch:     cfg.RedisBatch,
 		EnterBatchWait: cfg.RedisBatchWait,
 		EnterTimeout:   4 * cfg.RedisTimeout,
+		OnEnterBatch:   batches.observer("enter"),
 		OnAdmit: func(concertID int64, a queue.Admission) {
 			stats.Admitted(concertID, a.Admitted)
 			stats.SkippedInactive(concertID, a.Skipped)
@@ -127,6 +130,7 @@ func New(cfg config.Config, rdb redis.UniversalClient, db *sqlx.DB, log *slog.Lo
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newQueueCollector(q, b.ConcertIDs))
 	reg.MustRegister(waitCollectors(waitStats)...)
+	reg.MustRegister(batches.collectors()...)
 	g.probe = newStoreProbe(rdb, db, cfg.RedisTimeout, cfg.DBTimeout)
 	reg.MustRegister(g.probe.collectors()...)
 	site, err := console.Site()

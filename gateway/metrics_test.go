@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +104,66 @@ func TestMetricsScrapeNeedsNoRedis(t *testing.T) {
 	if !strings.Contains(body, `rushgate_queue_skipped_inactive_total{concert_id="1"} 0`) {
 		t.Errorf("/metrics with Redis closed lacks the skipped counter:\n%s", body)
 	}
+}
+
+// Every token issue and hold is counted in a run of its script, batched or
+// not: the runs carry as many requests as were made, and each run has its
+// wait and its duration.
+func TestMetricsShowTheRunsOfTokenIssuesAndHolds(t *testing.T) {
+	for _, batch := range []int{1, 64} {
+		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
+			r := gatewaytest.New(t, 1, 10, 10000, func(c *config.Config) { c.RedisBatch, c.HoldBatch = batch, batch })
+			ctx := context.Background()
+			day := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+			var wg sync.WaitGroup
+			for i := 0; i < 6; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					if _, err := r.Queue.Enter(ctx, 1, fmt.Sprintf("b%d", i)); err != nil {
+						t.Error(err)
+					}
+					if i < 4 {
+						if _, err := r.Booking.Hold(ctx, 1, fmt.Sprintf("b%d", i), day, 1+i); err != nil {
+							t.Error(err)
+						}
+					}
+				}(i)
+			}
+			wg.Wait()
+			body := scrape(t, r)
+			for kind, made := range map[string]int{"enter": 6, "hold": 4} {
+				sum := metricValue(t, body, `rushgate_batch_calls_sum{kind="`+kind+`"}`)
+				runs := metricValue(t, body, `rushgate_batch_calls_count{kind="`+kind+`"}`)
+				if sum != float64(made) || runs < 1 || runs > float64(made) || (batch == 1 && runs != float64(made)) {
+					t.Errorf("%s: runs carried %v requests in %v runs; want %d requests", kind, sum, runs, made)
+				}
+				for _, m := range []string{"rushgate_batch_queued_seconds_count", "rushgate_batch_duration_seconds_count"} {
+					if got := metricValue(t, body, m+`{kind="`+kind+`"}`); got != runs {
+						t.Errorf("%s: %s %v, want one per run (%v)", kind, m, got, runs)
+					}
+				}
+				if took := metricValue(t, body, `rushgate_batch_duration_seconds_sum{kind="`+kind+`"}`); took <= 0 {
+					t.Errorf("%s: runs took %v s in all", kind, took)
+				}
+			}
+		})
+	}
+}
+
+// metricValue is the value of the series named exactly so (with its labels)
+// in a scrape.
+func metricValue(t *testing.T, body, series string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics lacks %s", series)
+	return 0
 }

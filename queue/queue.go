@@ -81,6 +81,10 @@ type Config struct {
 	// needs no such bound: the batch that finds Redis unreachable fails the
 	// issues queued behind it at once.
 	EnterTimeout time.Duration
+	// OnEnterBatch, when set, is told of every run of token issues (how
+	// many, how long the oldest waited, how long the run took), batched or
+	// not; it must be quick.
+	OnEnterBatch func(coalesce.BatchStats)
 
 	// enterQueued, when set, is told each user as their token issue joins a
 	// batch queue, in arrival order (tests check the order with it).
@@ -151,7 +155,7 @@ func New(rdb redis.UniversalClient, keys keyspace.Space, signer *Signer, cfg Con
 	bc := coalesce.Config{MaxBatch: cfg.EnterBatch, Wait: max(cfg.EnterBatchWait, 0), Timeout: max(cfg.EnterTimeout, 0),
 		// A batch that finds Redis unreachable answers those queued behind
 		// it too: they would only wait out a call deadline of their own.
-		Unreachable: unreachable.Is}
+		Unreachable: unreachable.Is, OnBatch: cfg.OnEnterBatch}
 	if cfg.enterQueued != nil {
 		bc.OnQueue = func(req any) { cfg.enterQueued(req.(string)) }
 	}

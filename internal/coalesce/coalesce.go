@@ -45,6 +45,22 @@ type Config struct {
 	// OnQueue, when set, is called with each request as it joins its key's
 	// queue, in arrival order (under the queue's lock: it must be quick).
 	OnQueue func(req any)
+	// OnBatch, when set, is told of every batch run, after it returns (on
+	// the goroutine that ran it: it must be quick), so that an operator can
+	// see how full the batches are and where their time goes.
+	OnBatch func(BatchStats)
+}
+
+// BatchStats describes one batch run.
+type BatchStats struct {
+	// Calls is the number of calls the batch carried.
+	Calls int
+	// Queued is how long the batch's oldest call waited for it to go: the
+	// batch ahead and the wait for others to join (0 for a call that found
+	// its key idle, or with batching off).
+	Queued time.Duration
+	// Took is how long the run took (the store's round trips).
+	Took time.Duration
 }
 
 // Run runs one batch: it returns one result per request, in the order of
@@ -115,7 +131,11 @@ func (b *Batcher[K, Q, R]) Do(ctx context.Context, key K, req Q) (R, error) {
 		if b.cfg.OnQueue != nil {
 			b.cfg.OnQueue(req)
 		}
+		start := time.Now()
 		res, err := b.run(ctx, key, []Q{req})
+		if b.cfg.OnBatch != nil {
+			b.cfg.OnBatch(BatchStats{Calls: 1, Took: time.Since(start)})
+		}
 		if err != nil {
 			var zero R
 			return zero, err
@@ -279,7 +299,11 @@ func (b *Batcher[K, Q, R]) send(key K, batch []*call[Q, R]) {
 	for i, c := range batch {
 		reqs[i] = c.req
 	}
+	start := time.Now()
 	res, err := b.run(ctx, key, reqs)
+	if b.cfg.OnBatch != nil {
+		b.cfg.OnBatch(BatchStats{Calls: len(batch), Queued: start.Sub(batch[0].arrived), Took: time.Since(start)})
+	}
 	if err == nil && len(res) != len(batch) {
 		err = fmt.Errorf("%w: %d for %d", ErrShortReply, len(res), len(batch))
 	}

@@ -371,3 +371,63 @@ func TestAnUnreachableStoreFailsTheQueuedCallsAtOnce(t *testing.T) {
 		t.Fatalf("batches run: %v, want only the last call's", r.batches)
 	}
 }
+
+// OnBatch hears of every batch, batched or not: how many calls it carried,
+// how long its oldest call waited for it and how long its run took.
+func TestOnBatchTellsTheSizeWaitAndRunOfEachBatch(t *testing.T) {
+	const stall = 20 * time.Millisecond
+	for _, maxBatch := range []int{1, 8} {
+		r := &recorder{stall: stall}
+		var (
+			mu    sync.Mutex
+			stats []BatchStats
+		)
+		b := newBatcher(t, Config{MaxBatch: maxBatch, OnBatch: func(s BatchStats) {
+			mu.Lock()
+			stats = append(stats, s)
+			mu.Unlock()
+		}}, r)
+		var wg sync.WaitGroup
+		for i := 0; i < 5; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				if got, err := b.Do(context.Background(), "k", i); err != nil || got != i*10 {
+					t.Errorf("MaxBatch %d: Do(%d) = %d, %v", maxBatch, i, got, err)
+				}
+			}(i)
+			if i == 0 {
+				time.Sleep(stall / 4) // call 0 in flight; the others queue behind it
+			}
+		}
+		wg.Wait()
+		mu.Lock()
+		calls := 0
+		for _, s := range stats {
+			calls += s.Calls
+			if s.Took < stall {
+				t.Errorf("MaxBatch %d: a run that took at least %v reported %v", maxBatch, stall, s.Took)
+			}
+		}
+		if len(stats) != len(r.batches) || calls != 5 {
+			t.Errorf("MaxBatch %d: %d reports of %d calls for batches %v", maxBatch, len(stats), calls, r.batches)
+		}
+		if maxBatch > 1 {
+			// 0 alone at once, then 1-4 together once 0 returned.
+			if len(stats) != 2 || stats[0].Calls != 1 || stats[1].Calls != 4 {
+				t.Fatalf("MaxBatch %d: reports %+v, want one of 1 call then one of 4", maxBatch, stats)
+			}
+			if stats[0].Queued > stall/4 || stats[1].Queued < stall/2 {
+				t.Errorf("MaxBatch %d: queued %v and %v; want the first about 0 and the second behind a run of %v",
+					maxBatch, stats[0].Queued, stats[1].Queued, stall)
+			}
+		} else {
+			for _, s := range stats {
+				if s.Calls != 1 || s.Queued != 0 {
+					t.Errorf("batching off: report %+v, want 1 call never queued", s)
+				}
+			}
+		}
+		mu.Unlock()
+	}
+}
