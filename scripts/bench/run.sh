@@ -408,20 +408,22 @@ if on cpu; then
 	REDIS_PID=$(rcli info server | awk -F: '/^process_id:/ { print $2 }' | tr -d '\r')
 	echo "clk_tck=$(getconf CLK_TCK)" >"$CPU/meta.txt"
 	echo "pay_holds_per_run=$CPU_PAY_PER_RUN" >>"$CPU/meta.txt"
-	# cpu_snap FILE PID: the process's and Redis's CPU ticks (utime+stime,
-	# from /proc; the fields after the command name) and INFO commandstats.
+	# cpu_snap FILE MODE: MODE's gateway's and Redis's CPU ticks (utime+stime,
+	# from /proc; the fields after the command name), INFO commandstats and
+	# the sums and counts of the gateway's script runs (rushgate_batch_*).
 	cpu_snap() {
 		{
-			echo "gateway_ticks=$(sed 's/^.*) //' "/proc/$2/stat" | awk '{ print $12 + $13 }')"
+			echo "gateway_ticks=$(sed 's/^.*) //' "/proc/${CPU_PID[$2]}/stat" | awk '{ print $12 + $13 }')"
 			echo "redis_ticks=$(sed 's/^.*) //' "/proc/$REDIS_PID/stat" | awk '{ print $12 + $13 }')"
 			rcli info commandstats | tr -d '\r' | grep '^cmdstat_'
+			curl -fsS "${CPU_URL[$2]}/metrics" | grep -E '^rushgate_batch_[a-z_]+_(sum|count)\{' || true
 		} >"$1"
 	}
 	# What the two idle replicas' own loops (admission ticks, live counts)
 	# cost: the report takes it away from the runs' figures.
-	for mode in before after; do cpu_snap "$CPU/idle_$mode.before" "${CPU_PID[$mode]}"; done
+	for mode in before after; do cpu_snap "$CPU/idle_$mode.before" "$mode"; done
 	sleep 2
-	for mode in before after; do cpu_snap "$CPU/idle_$mode.after" "${CPU_PID[$mode]}"; done
+	for mode in before after; do cpu_snap "$CPU/idle_$mode.after" "$mode"; done
 	echo "idle_seconds=2" >>"$CPU/meta.txt"
 	# cpu_run ROUTE MODE SCRIPT [VAR=VALUE...]: one wrk run on MODE's
 	# gateway, with the CPU readings around it and a CPU profile during it.
@@ -429,11 +431,11 @@ if on cpu; then
 		local route=$1 mode=$2 script=$3 label=cpu_${1}_$2
 		shift 3
 		WRK_SCRIPT_ARGS=(-s "scripts/bench/$script")
-		cpu_snap "$CPU/$label.before" "${CPU_PID[$mode]}"
+		cpu_snap "$CPU/$label.before" "$mode"
 		curl -fsS -o "$CPU/$label.pprof" "${CPU_PPROF[$mode]}/debug/pprof/profile?seconds=$((CPU_SECS > 2 ? CPU_SECS - 1 : 1))" &
 		local prof=$!
 		WRK_DURATION=$CPU_DURATION wrk_run "$label" "${CPU_URL[$mode]}" "$@"
-		cpu_snap "$CPU/$label.after" "${CPU_PID[$mode]}"
+		cpu_snap "$CPU/$label.after" "$mode"
 		wait "$prof" || echo "bench: no CPU profile of $label" >&2
 	}
 	for mode in before after; do

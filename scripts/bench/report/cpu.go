@@ -31,6 +31,9 @@ var cpuRoutes = []struct{ key, route string }{
 type cpuSnap struct {
 	gatewayTicks, redisTicks float64
 	cmds                     map[string]redisstats.Command
+	// runs holds the gateway's rushgate_batch_* sums and counts, by series
+	// (name and labels, as /metrics writes them).
+	runs map[string]float64
 }
 
 func readSnap(path string) (cpuSnap, error) {
@@ -38,10 +41,19 @@ func readSnap(path string) (cpuSnap, error) {
 	if err != nil {
 		return cpuSnap{}, err
 	}
-	s := cpuSnap{cmds: map[string]redisstats.Command{}}
+	s := cpuSnap{cmds: map[string]redisstats.Command{}, runs: map[string]float64{}}
 	for _, l := range lines {
 		if name, c, ok := redisstats.ParseLine(l); ok {
 			s.cmds[name] = c
+			continue
+		}
+		if strings.HasPrefix(l, "rushgate_batch_") {
+			series, v, _ := strings.Cut(l, " ")
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return s, fmt.Errorf("%s: %q", path, l)
+			}
+			s.runs[series] = f
 			continue
 		}
 		k, v, _ := strings.Cut(l, "=")
@@ -73,10 +85,15 @@ type cpuCost struct {
 	cmdCalls, cmdUsec       float64
 	scriptCalls, scriptUsec float64
 	byCmd                   map[string]redisstats.Command
+	runs                    map[string]float64 // rushgate_batch_* deltas
 }
 
 func costBetween(a, b cpuSnap, tick float64) cpuCost {
-	c := cpuCost{gateway: (b.gatewayTicks - a.gatewayTicks) * tick, redis: (b.redisTicks - a.redisTicks) * tick, byCmd: map[string]redisstats.Command{}}
+	c := cpuCost{gateway: (b.gatewayTicks - a.gatewayTicks) * tick, redis: (b.redisTicks - a.redisTicks) * tick,
+		byCmd: map[string]redisstats.Command{}, runs: map[string]float64{}}
+	for series, after := range b.runs {
+		c.runs[series] = after - a.runs[series]
+	}
 	for name, after := range b.cmds {
 		before := a.cmds[name]
 		d := after.Sub(before)
@@ -207,6 +224,7 @@ func writeCPU(p func(string, ...any), dir string, runs map[string][]wrkResult) {
 		}
 	}
 	p("")
+	writeRuns(p, costs, runs)
 	if why := payErrors(cpuDir); why != "" {
 		p("Payments answered other than 201 (status and error code): %s.", why)
 		p("")
@@ -312,4 +330,42 @@ func payErrors(cpuDir string) string {
 		parts = append(parts, mode+" "+strings.Join(tally, ", "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// writeRuns reports the script runs of the token issues and holds, from the
+// gateway's rushgate_batch_* metrics and Redis's commandstats: how full
+// they were, how long their oldest request waited for them and how long a
+// run took seen from the gateway and inside Redis. The difference between
+// the last two is the network and the time either side waited for a core.
+func writeRuns(p func(string, ...any), costs map[string]cpuCost, runs map[string][]wrkResult) {
+	p("The runs of the scripts in these rows (the gateway's `rushgate_batch_*` metrics, sums and counts")
+	p("read around each run, and the EVALSHA runs of `INFO commandstats`): requests per run, how long a")
+	p("run's oldest request waited for it to go, how long a run took from the gateway, and inside Redis.")
+	p("")
+	p("| route | batching | script runs/s | requests/run | queued µs/run | run µs, gateway | run µs, inside Redis |")
+	p("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range []struct{ key, route, kind string }{{"tokens", "POST /api/tokens", "enter"}, {"hold", "POST /api/reservation", "hold"}} {
+		for _, mode := range []string{"before", "after"} {
+			label := "cpu_" + r.key + "_" + mode
+			c := costs[label]
+			series := func(name string) float64 { return c.runs[name+`{kind="`+r.kind+`"}`] }
+			n := series("rushgate_batch_calls_count")
+			what := "before (1)"
+			if mode == "after" {
+				what = "after (64)"
+			}
+			if n <= 0 {
+				p("| %s | %s | (no runs counted) | | | | |", r.route, what)
+				continue
+			}
+			inRedis := 0.0
+			if c.scriptCalls > 0 {
+				inRedis = c.scriptUsec / c.scriptCalls
+			}
+			p("| %s | %s | %.0f | %.1f | %.0f | %.0f | %.0f |", r.route, what, n/runs[label][0].Seconds,
+				series("rushgate_batch_calls_sum")/n, series("rushgate_batch_queued_seconds_sum")/n*1e6,
+				series("rushgate_batch_duration_seconds_sum")/n*1e6, inRedis)
+		}
+	}
+	p("")
 }

@@ -38,8 +38,18 @@ func TestWriteCPUTakesTheIdleLoopsAwayPerRequest(t *testing.T) {
 			// away 2 s of idle: 500 µs/req), Redis 24 (20: 200 µs/req),
 			// 2,200 ZCOUNT of 4,400 usec (2,000 and 4,000: 2 per request,
 			// 4 µs/req), 1,020 EVALSHA of 51,000 usec (1,000 and 50,000).
+			// And the gateway's script runs: none counted before, after it
+			// 40 runs of each kind carrying the 1,000 requests, their oldest
+			// queued 500 µs on average and each taking 1,000 µs.
+			runs := ""
+			for _, kind := range []string{"enter", "hold"} {
+				runs += fmt.Sprintf("rushgate_batch_calls_sum{kind=%q} 1000\nrushgate_batch_calls_count{kind=%q} 40\n"+
+					"rushgate_batch_queued_seconds_sum{kind=%q} 0.02\nrushgate_batch_queued_seconds_count{kind=%q} 40\n"+
+					"rushgate_batch_duration_seconds_sum{kind=%q} 0.04\nrushgate_batch_duration_seconds_count{kind=%q} 40\n",
+					kind, kind, kind, kind, kind, kind)
+			}
 			writeFile(t, dir, "cpu/"+label+".before", snap(1000, 2000, 10000, 20000, 400, 9000))
-			writeFile(t, dir, "cpu/"+label+".after", snap(1052, 2024, 12200, 24400, 1420, 60000))
+			writeFile(t, dir, "cpu/"+label+".after", snap(1052, 2024, 12200, 24400, 1420, 60000)+runs)
 			fmt.Fprintf(&wrk, `{"label":%q,"requests":1000,"seconds":2.0,"rps":500.0,"p50_ms":1,"p90_ms":1,"p99_ms":1,"max_ms":1,"non_2xx":0,"connect_errors":0,"read_errors":0,"write_errors":0,"timeouts":0}`+"\n", label)
 		}
 	}
@@ -58,6 +68,10 @@ func TestWriteCPUTakesTheIdleLoopsAwayPerRequest(t *testing.T) {
 		"| POST /api/tokens | before (1) | 500 | 500.0 | 200.0 | 4.0 | 50.0 | 2.00 | 1.000 | 0 |",
 		"| POST /api/payment | after (64) | 500 | 500.0 | 200.0 | 4.0 | 50.0 | 2.00 | 1.000 | 0 |",
 		"before 110 calls/s, 20.0 ms/s of Redis CPU",
+		// 40 runs in 2 s, 1,000 requests, 0.02 s queued and 0.04 s run in
+		// all; inside Redis 50,000 usec for 1,000 EVALSHA runs.
+		"| POST /api/reservation | after (64) | 20 | 25.0 | 500 | 1000 | 50 |",
+		"| POST /api/tokens | before (1) | 20 | 25.0 | 500 | 1000 | 50 |",
 		"internal/coalesce.(*Batcher[…]).send",
 		"(2400 per run;",
 		"Payments answered other than 201 (status and error code): after 11× 503 unavailable, 3× 409 already_paid.",
