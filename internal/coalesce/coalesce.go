@@ -56,8 +56,8 @@ type BatchStats struct {
 	// Calls is the number of calls the batch carried.
 	Calls int
 	// Queued is how long the batch's oldest call waited for it to go: the
-	// batch ahead and the wait for others to join (0 for a call that found
-	// its key idle, or with batching off).
+	// batch ahead and the wait for others to join (next to nothing for a
+	// call that found its key idle; 0 with batching off).
 	Queued time.Duration
 	// Took is how long the run took (the store's round trips).
 	Took time.Duration
