@@ -344,11 +344,17 @@ func writeRuns(p func(string, ...any), costs map[string]cpuCost, runs map[string
 	p("")
 	p("| route | batching | script runs/s | requests/run | queued µs/run | run µs, gateway | run µs, inside Redis |")
 	p("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-	for _, r := range []struct{ key, route, kind string }{{"tokens", "POST /api/tokens", "enter"}, {"hold", "POST /api/reservation", "hold"}} {
+	// The routes whose requests are script runs, by the runs' kind label.
+	kinds := map[string]string{"tokens": "enter", "hold": "hold"}
+	for _, r := range cpuRoutes {
+		kind, ok := kinds[r.key]
+		if !ok {
+			continue
+		}
 		for _, mode := range []string{"before", "after"} {
 			label := "cpu_" + r.key + "_" + mode
 			c := costs[label]
-			series := func(name string) float64 { return c.runs[name+`{kind="`+r.kind+`"}`] }
+			series := func(name string) float64 { return c.runs[name+`{kind="`+kind+`"}`] }
 			n := series("rushgate_batch_calls_count")
 			what := "before (1)"
 			if mode == "after" {
