@@ -3,11 +3,11 @@
 --
 -- report() is wrk's done() hook: it appends one JSON line with throughput,
 -- latency percentiles (ms) and error counts to $WRK_JSON (stdout if unset),
--- labelled $WRK_LABEL.
+-- labelled $WRK_LABEL, with the fields of extra (a table of numbers) if given.
 
 local M = {}
 
-function M.report(summary, latency, requests)
+function M.report(summary, latency, requests, extra)
   local secs = summary.duration / 1e6
   local e = summary.errors
   local line = string.format(
@@ -18,6 +18,12 @@ function M.report(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
     latency.max / 1000, latency.mean / 1000,
     e.status, e.connect, e.read, e.write, e.timeout)
+  local names = {}
+  for name in pairs(extra or {}) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    line = line:sub(1, -2) .. string.format(',"%s":%d}', name, extra[name])
+  end
   local path = os.getenv("WRK_JSON")
   if path and path ~= "" then
     local f = assert(io.open(path, "a"))
@@ -40,11 +46,12 @@ function M.tokens(path)
   return out
 end
 
--- Every thread gets a number 0..n-1 (wrk's setup runs in the main state).
-local threads = 0
+-- Every thread gets a number 0..n-1 (wrk's setup runs in the main state,
+-- as does done(), which may read the threads' globals from M.threads).
+M.threads = {}
 function M.setup(thread)
-  thread:set("thread_id", threads)
-  threads = threads + 1
+  thread:set("thread_id", #M.threads)
+  M.threads[#M.threads + 1] = thread
 end
 
 return M

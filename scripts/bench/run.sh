@@ -50,7 +50,8 @@
 # BENCH_WRK_DURATION (5s), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_RUSH_USERS (20000),
 # BENCH_RUSH_SEATS (5000), BENCH_RUSH_RATE (500), BENCH_MEM_USERS (100000),
 # BENCH_HOLD_DATES and BENCH_HOLD_USERS (enough for 35,000 holds a second:
-# 189 dates and 236,250 users at 3 rounds of 5 s), BENCH_CPU_DURATION (3s, each wrk run of the CPU
+# 189 dates and 236,250 users at 3 rounds of 5 s), BENCH_MANY_DATES (the
+# same for the hold's runs at many connections: 105 dates), BENCH_CPU_DURATION (3s, each wrk run of the CPU
 # phase), BENCH_CPU_PAY_RATE (2500) and BENCH_CPU_HOLD_RATE (35000) (payments
 # and holds a second that the CPU phase prepares for),
 # BENCH_GOBENCHTIME (1s), BENCH_OUT (docs/benchmarks.md), BENCH_KEEP (keep
@@ -89,6 +90,9 @@ OPEN_SECONDS=$(awk -v d="$WRK_DURATION" 'BEGIN { n = d + 0; if (d ~ /m$/) n *= 6
 # limit an earlier one took. 120 dates ran out on a fast machine.
 HOLD_DATES=${BENCH_HOLD_DATES:-$(((ROUNDS * 18 * OPEN_SECONDS * 35000 / 10 + 4999) / 5000))}
 HOLD_USERS=${BENCH_HOLD_USERS:-$((HOLD_DATES * 5000 / 4))}
+# The hold's runs at many connections: one a round, at up to 35,000 a second.
+MANY_DATES=${BENCH_MANY_DATES:-$(((ROUNDS * OPEN_SECONDS * 35000 + 4999) / 5000))}
+MANY_USERS=$((MANY_DATES * 5000 / 4))
 
 # wrk and the gateway each hold one descriptor per connection: thousands of
 # connections need more than the usual soft limit of 1,024.
@@ -231,6 +235,9 @@ last_wrk() { tail -1 "$R/wrk.jsonl" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 open_rate() { awk -v r="$(last_wrk rps)" -v s="$OPEN_SHARE" 'BEGIN { x = r * s; n = int(x); if (n < x) n++; printf "%d", n }'; }
 open_total() { awk -v r="$1" -v d="$OPEN_SECONDS" 'BEGIN { printf "%.0f", r * d }'; }
 
+# bench_dates FIRST N: N consecutive dates from FIRST, comma separated.
+bench_dates() { for i in $(seq 0 $(($2 - 1))); do date -d "$1 + $i day" +%F; done | paste -sd,; }
+
 # open_run LABEL URL RATE [rushload open args...]: one open-loop run of
 # MANY_CONNS connections offering RATE req/s, its JSON line in wrk.jsonl.
 open_run() {
@@ -315,14 +322,28 @@ for round in $(seq "$ROUNDS"); do
 done
 stop_gateway
 
-log "gateway: seat holds ($HOLD_DATES dates of 5,000 seats, $HOLD_USERS admitted users, 4 holds each)"
+log "gateway: seat holds ($HOLD_DATES dates of 5,000 seats, $HOLD_USERS admitted users, 4 holds each; at $MANY_CONNS connections a second concert's $MANY_DATES dates and $MANY_USERS users)"
 FIRST=$(date -d tomorrow +%F)
 SEED_ARGS="--dates $HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
 gateway hold ADMIT_PER_SECOND=100000 MAX_ACTIVE=1000000 MAX_HOLDS_PER_USER=4
 printf 'dates=%s\nusers=%s\n' "$HOLD_DATES" "$HOLD_USERS" >"$R/holds.txt"
 record "$BIN/rushload" tokens -url "$GW_URL" -users "$HOLD_USERS" -active -out "$R/hold-tokens.tsv"
-DATES=$(for i in $(seq 0 $((HOLD_DATES - 1))); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
+DATES=$(bench_dates "$FIRST" "$HOLD_DATES")
 PER_ROUND=$((HOLD_DATES * 5000 / ROUNDS / 4 * 4))
+# A concert has at most 1,000,000 seats, so the runs at many connections
+# hold seats of a second concert of the same shape, made by the admin API.
+MANY_CONCERT_DATES=$(bench_dates "$FIRST" "$MANY_DATES")
+record curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+	-d "{\"name\":\"many connections\",\"dates\":[\"${MANY_CONCERT_DATES//,/\",\"}\"],\"seats\":[{\"from\":1,\"to\":5000,\"price\":10000}]}" \
+	"$GW_URL/admin/concerts"
+record "$BIN/rushload" tokens -url "$GW_URL" -concert 2 -users "$MANY_USERS" -active -out "$R/hold-many-tokens.tsv"
+MANY_PER_ROUND=$((MANY_DATES * 5000 / ROUNDS / 4 * 4))
+# overrun NEXT END: warn when a run's holds went past the seats it was given.
+overrun() {
+	if (($1 > $2)); then
+		echo "bench: holds ran $(($1 - $2)) past the seats of their run; expect 409s (raise BENCH_HOLD_DATES or BENCH_MANY_DATES)" >&2
+	fi
+}
 for round in $(seq "$ROUNDS"); do
 	# The baseline is sent the holds' own requests (the EVALSHA ignores them).
 	WRK_SCRIPT_ARGS=(-s scripts/bench/hold.lua)
@@ -335,13 +356,15 @@ for round in $(seq "$ROUNDS"); do
 	# multiple of 4, so that no user holds in both), so neither meets a
 	# seat or a user's hold limit the other took while both fit the round.
 	rate=$(open_rate)
-	total=$(open_total "$rate")
-	wrk_reqs=$(last_wrk requests)
-	if ((wrk_reqs + total > PER_ROUND)); then
-		echo "bench: $wrk_reqs + $total holds exceed the round's $PER_ROUND seats; expect 409s (raise HOLD_DATES)" >&2
-	fi
+	open_from=$(((round * PER_ROUND - $(open_total "$rate")) / 4 * 4))
+	overrun "$(last_wrk next_hold)" "$open_from"
 	open_run gw_hold_open "$GW_URL" "$rate" -route hold -tokens "$R/hold-tokens.tsv" -dates "$DATES" -seats 5000 \
-		-holds-per-user 4 -offset $(((round * PER_ROUND - total) / 4 * 4))
+		-holds-per-user 4 -offset "$open_from"
+	WRK_CONNS=$MANY_CONNS
+	wrk_run gw_hold_many "$GW_URL" WRK_TOKENS="$R/hold-many-tokens.tsv" WRK_DATES="$MANY_CONCERT_DATES" WRK_SEATS=5000 \
+		WRK_THREADS=$THREADS WRK_HOLDS_PER_USER=4 WRK_OFFSET=$(((round - 1) * MANY_PER_ROUND))
+	unset WRK_CONNS
+	overrun "$(last_wrk next_hold)" $((round * MANY_PER_ROUND))
 done
 stop_gateway
 kill "$BASE_PID"
@@ -368,7 +391,7 @@ if on cpu; then
 	CPU_HOLD_USERS=$((2 * CPU_HOLD_PER_RUN / 4))
 	CPU_DATES=$(((CPU_PAY_USERS + 2 * CPU_HOLD_PER_RUN + 4999) / 5000))
 	CPU_FIRST=$(date -d tomorrow +%F)
-	CPU_DATE_LIST=$(for i in $(seq 0 $((CPU_DATES - 1))); do date -d "$CPU_FIRST + $i day" +%F; done | paste -sd,)
+	CPU_DATE_LIST=$(bench_dates "$CPU_FIRST" "$CPU_DATES")
 	CPU=$R/cpu
 	mkdir -p "$CPU"
 	db=rgbench_${RUN}_cpu
@@ -528,7 +551,7 @@ if on wait; then
 	redis-cli -p "$WRPORT" info replication | grep -q master_link_status:up || { echo "bench: the replica did not sync" >&2; exit 1; }
 	FIRST=$(date -d tomorrow +%F)
 	SEED_ARGS="--dates $WAIT_HOLD_DATES --seats 5000 --price 10000 --first-date $FIRST"
-	DATES=$(for i in $(seq 0 $((WAIT_HOLD_DATES - 1))); do date -d "$FIRST + $i day" +%F; done | paste -sd,)
+	DATES=$(bench_dates "$FIRST" "$WAIT_HOLD_DATES")
 	WAIT_USERS=$((WAIT_HOLD_DATES * 5000 / 4))
 	PER_ROUND=$((WAIT_HOLD_DATES * 5000 / ROUNDS))
 	declare -A WGW

@@ -172,7 +172,7 @@ func write(w io.Writer, dir string) error {
 		wrk[label] = median(rs)
 	}
 	for _, l := range []string{"base_fixed", "base_zrank", "base_evalsha", "base_evalsha_hold", "gw_poll", "gw_tokens", "gw_hold", "gw_page", "gw_assets",
-		"gw_poll_many", "gw_tokens_many"} {
+		"gw_poll_many", "gw_tokens_many", "gw_hold_many"} {
 		if _, ok := wrk[l]; !ok {
 			return fmt.Errorf("wrk.jsonl: no %s run", l)
 		}
@@ -215,7 +215,7 @@ func write(w io.Writer, dir string) error {
 	perUser := (after - before) / users
 
 	poll, tokens, hold := wrk["gw_poll"], wrk["gw_tokens"], wrk["gw_hold"]
-	pollMany, tokensMany := wrk["gw_poll_many"], wrk["gw_tokens_many"]
+	pollMany, tokensMany, holdMany := wrk["gw_poll_many"], wrk["gw_tokens_many"], wrk["gw_hold_many"]
 	pageRun, assets := wrk["gw_page"], wrk["gw_assets"]
 	pageBytes, _ := strconv.Atoi(page["page_bytes"])
 	assetBytes, _ := strconv.Atoi(page["asset_bytes"])
@@ -241,6 +241,7 @@ func write(w io.Writer, dir string) error {
 		{"token issue p99 at 64 connections", "< 20 ms", fmt.Sprintf("%.2f ms", tokens.P99), tokens.P99 < 20},
 		manyTarget("poll", pollMany, poll),
 		manyTarget("token issue", tokensMany, tokens),
+		manyTarget("seat hold", holdMany, hold),
 		openTarget("poll", open, "gw_poll_open"),
 		openTarget("token issue", open, "gw_tokens_open"),
 		openTarget("seat hold", open, "gw_hold_open"),
@@ -312,6 +313,7 @@ func write(w io.Writer, dir string) error {
 	row("gateway", "POST /api/reservation", hold, fmt.Sprintf("%.2f× EVALSHA (a hold's requests), %.2f× EVALSHA", ratio(hold, evalshaHold), ratio(hold, evalsha)))
 	row("gateway", fmt.Sprintf("GET /api/queue/position, %s connections", conns(pollMany)), pollMany, fmt.Sprintf("%.2f× at 64", ratio(pollMany, poll)))
 	row("gateway", fmt.Sprintf("POST /api/tokens, %s connections", conns(tokensMany)), tokensMany, fmt.Sprintf("%.2f× at 64", ratio(tokensMany, tokens)))
+	row("gateway", fmt.Sprintf("POST /api/reservation, %s connections", conns(holdMany)), holdMany, fmt.Sprintf("%.2f× at 64", ratio(holdMany, hold)))
 	row("gateway", "GET /wait/1 (waiting page)", pageRun, fmt.Sprintf("%.2f× fixed", ratio(pageRun, fixed)))
 	row("gateway", "GET /fan/… (its scripts and styles)", assets, fmt.Sprintf("%.2f× fixed", ratio(assets, fixed)))
 	p("")
@@ -323,8 +325,8 @@ func write(w io.Writer, dir string) error {
 	p("queue phase and, in the hold phase, the holds' own requests (the same wrk script, bodies and bearer")
 	p("tokens, to POST /evalsha): on shared cores the load generator's cost per request weighs on the")
 	p("server it drives, and a hold's request costs wrk more to build and send than a token issue's. errors")
-	p("counts any answer but 2xx. The rows at %s connections are the poll and the token issue again,", conns(pollMany))
-	p("each round right after its 64-connection run on the same gateway: a rush is thousands of phones")
+	p("counts any answer but 2xx. The rows at %s connections are the poll, the token issue and the hold again,", conns(pollMany))
+	p("each round after its 64-connection run on the same gateway: a rush is thousands of phones")
 	p("opening connections at once, not a few keep-alive clients.")
 	p("")
 	writeOpen(p, open)
@@ -477,6 +479,7 @@ func writeHTTP(w io.Writer, dir string) error {
 		{"gw_poll", "base_fixed", "poll vs fixed JSON"},
 		{"gw_tokens_many", "gw_tokens", "token issue at many connections vs 64"},
 		{"gw_poll_many", "gw_poll", "poll at many connections vs 64"},
+		{"gw_hold_many", "gw_hold", "seat hold at many connections vs 64"},
 	} {
 		a, okA := med[q[0]]
 		b, okB := med[q[1]]
